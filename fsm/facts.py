@@ -1,0 +1,93 @@
+"""The facts a project's status is a function of, that function, and what each action does to them."""
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from fsm.status import Status
+
+
+class JobType(StrEnum):
+    FRAMING = "framing"
+    OVERLAY = "overlay"
+
+
+class Action(StrEnum):
+    """Every action the history records; the machine's triggers are the same names."""
+
+    PROJECT_CREATED = "project_created"
+    START_FRAMING_EXPORT = "start_framing_export"
+    START_OVERLAY_EXPORT = "start_overlay_export"
+    JOB_SUCCEEDED = "job_succeeded"
+    JOB_FAILED = "job_failed"
+    JOB_CANCELLED = "job_cancelled"
+    JOB_TIMED_OUT = "job_timed_out"
+    CLIP_ADDED = "clip_added"
+    CLIP_CHANGED = "clip_changed"
+    CLIP_REMOVED = "clip_removed"
+
+
+START_ACTIONS: tuple[Action, ...] = (Action.START_FRAMING_EXPORT, Action.START_OVERLAY_EXPORT)
+JOB_STOPPED_ACTIONS: tuple[Action, ...] = (Action.JOB_FAILED, Action.JOB_CANCELLED, Action.JOB_TIMED_OUT)
+JOB_ENDED_ACTIONS: tuple[Action, ...] = (Action.JOB_SUCCEEDED, *JOB_STOPPED_ACTIONS)
+CLIP_ACTIONS: tuple[Action, ...] = (Action.CLIP_ADDED, Action.CLIP_CHANGED, Action.CLIP_REMOVED)
+START_ACTION_OF: dict[JobType, Action] = {
+    JobType.FRAMING: Action.START_FRAMING_EXPORT,
+    JobType.OVERLAY: Action.START_OVERLAY_EXPORT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    active_framing: bool = False
+    active_overlay: bool = False
+    final_video: bool = False
+    working_video: bool = False
+    framed_clip: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One action as the machine sees it.
+
+    `job_type` names the job an export action or a job's end is about; `framed_clip_after` says,
+    for a clip action, whether any framed clip remains once the change is made.
+    """
+
+    action: Action
+    job_type: JobType | None = None
+    framed_clip_after: bool = False
+
+
+def status_from_facts(facts: Facts) -> Status:
+    """The contract's oracle: the status a project with these facts must show."""
+    if facts.active_framing:
+        return Status.EXPORTING_FRAMING
+    if facts.active_overlay:
+        return Status.EXPORTING_OVERLAY
+    if facts.final_video:
+        return Status.COMPLETE
+    if facts.working_video:
+        return Status.FRAMED
+    if facts.framed_clip:
+        return Status.IN_PROGRESS
+    return Status.NOT_STARTED
+
+
+def facts_after(facts: Facts, move: Move) -> Facts:
+    """The facts once an accepted move has taken effect (the contract's "effect" column)."""
+    action, job = move.action, move.job_type
+    if action in CLIP_ACTIONS:
+        return replace(facts, framed_clip=move.framed_clip_after)
+    if action is Action.START_FRAMING_EXPORT:
+        return replace(facts, active_framing=True)
+    if action is Action.START_OVERLAY_EXPORT:
+        return replace(facts, active_overlay=True)
+    if action is Action.JOB_SUCCEEDED and job is JobType.FRAMING:
+        return replace(facts, active_framing=False, working_video=True, final_video=False, active_overlay=False)
+    if action is Action.JOB_SUCCEEDED and job is JobType.OVERLAY:
+        return replace(facts, active_overlay=False, final_video=True)
+    if action in JOB_STOPPED_ACTIONS and job is JobType.FRAMING:
+        return replace(facts, active_framing=False)
+    if action in JOB_STOPPED_ACTIONS and job is JobType.OVERLAY:
+        return replace(facts, active_overlay=False)
+    return facts
