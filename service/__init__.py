@@ -1,0 +1,1 @@
+"""framestate's I/O: settings, tables, the unit of work, the HTTP API and the command line."""

@@ -1,0 +1,184 @@
+"""The HTTP handlers: each parses, calls one service function, and shapes the answer."""
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Response, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+
+from fsm.diagram import describe
+from fsm.facts import JobStatus
+from service import clips, exports, projects
+from service.context import Context
+from service.errors import PROBLEM_JSON, problem
+from service.schemas import (
+    ClipOut,
+    ClipWrite,
+    ExportJobOut,
+    ExportStart,
+    FailReport,
+    Health,
+    HistoryEntry,
+    ProgressReport,
+    ProjectCreate,
+    ProjectOut,
+    ProjectPage,
+    StateMachineOut,
+    StatusFilter,
+    SucceedReport,
+)
+from service.tables import IDEMPOTENCY_KEY_MAX
+
+
+class Problem(msgspec.Struct):
+    """An error, as RFC 9457 problem JSON; 409s add the fields their code names."""
+
+    type: str
+    status: int
+    title: str
+    detail: str
+    code: str
+
+
+def _errors(*statuses: int) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON, description="Problem JSON")
+        for status in (*statuses, 413)
+    }
+
+
+def provide_context(state: State) -> Context:
+    ctx: Context = state.ctx
+    return ctx
+
+
+IdempotencyKey = Annotated[
+    str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=IDEMPOTENCY_KEY_MAX)
+]
+
+
+@post("/v1/projects", responses=_errors(400))
+async def create_project(data: ProjectCreate, ctx: Context) -> ProjectOut:
+    return await projects.create_project(data.name, ctx=ctx)
+
+
+@get("/v1/projects", responses=_errors(400))
+async def list_projects(
+    ctx: Context,
+    status: Annotated[StatusFilter | None, Parameter(query="status")] = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ProjectPage:
+    return await projects.list_projects(status, limit, cursor, ctx=ctx)
+
+
+@get("/v1/projects/{project_id:str}", responses=_errors(404))
+async def get_project(project_id: str, ctx: Context) -> ProjectOut:
+    return await projects.get_project(project_id, ctx=ctx)
+
+
+@delete("/v1/projects/{project_id:str}", responses=_errors(404, 409))
+async def delete_project(project_id: str, ctx: Context) -> None:
+    await projects.delete_project(project_id, ctx=ctx)
+
+
+@get("/v1/projects/{project_id:str}/history", responses=_errors(404))
+async def project_history(project_id: str, ctx: Context) -> list[HistoryEntry]:
+    return await projects.project_history(project_id, ctx=ctx)
+
+
+@post("/v1/projects/{project_id:str}/clips", responses=_errors(400, 404))
+async def add_clip(project_id: str, data: ClipWrite, ctx: Context) -> ClipOut:
+    return await clips.add_clip(project_id, data.crop_data, ctx=ctx)
+
+
+@patch("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(400, 404))
+async def change_clip(project_id: str, clip_id: str, data: ClipWrite, ctx: Context) -> ClipOut:
+    return await clips.change_clip(project_id, clip_id, data.crop_data, ctx=ctx)
+
+
+@delete("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(404))
+async def remove_clip(project_id: str, clip_id: str, ctx: Context) -> None:
+    await clips.remove_clip(project_id, clip_id, ctx=ctx)
+
+
+@get("/v1/projects/{project_id:str}/clips", responses=_errors(404))
+async def list_clips(project_id: str, ctx: Context) -> list[ClipOut]:
+    return await clips.list_clips(project_id, ctx=ctx)
+
+
+@post("/v1/projects/{project_id:str}/exports", status_code=HTTP_202_ACCEPTED, responses=_errors(400, 404, 409))
+async def start_export(
+    project_id: str, data: ExportStart, ctx: Context, idempotency_key: IdempotencyKey = None
+) -> ExportJobOut:
+    return await exports.start_export(project_id, data.type, idempotency_key, ctx=ctx)
+
+
+@get("/v1/projects/{project_id:str}/exports", responses=_errors(400, 404))
+async def list_exports(project_id: str, ctx: Context, active: bool = False) -> list[ExportJobOut]:
+    return await exports.list_exports(project_id, active, ctx=ctx)
+
+
+@get("/v1/exports/{job_id:str}", responses=_errors(404))
+async def get_export(job_id: str, ctx: Context) -> ExportJobOut:
+    return await exports.get_export(job_id, ctx=ctx)
+
+
+@post("/v1/exports/{job_id:str}/progress", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
+async def report_progress(job_id: str, data: ProgressReport, ctx: Context) -> ExportJobOut:
+    return await exports.report_progress(job_id, data.progress, data.message, ctx=ctx)
+
+
+@post("/v1/exports/{job_id:str}/succeed", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
+async def succeed_export(job_id: str, ctx: Context, data: SucceedReport | None = None) -> ExportJobOut:
+    uri = data.output_uri if data else None
+    return await exports.finish_job(job_id, JobStatus.SUCCEEDED, output_uri=uri, ctx=ctx)
+
+
+@post("/v1/exports/{job_id:str}/fail", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
+async def fail_export(job_id: str, data: FailReport, ctx: Context) -> ExportJobOut:
+    return await exports.finish_job(job_id, JobStatus.FAILED, error=data.error, ctx=ctx)
+
+
+@post("/v1/exports/{job_id:str}/cancel", status_code=HTTP_200_OK, responses=_errors(404, 409))
+async def cancel_export(job_id: str, ctx: Context) -> ExportJobOut:
+    return await exports.finish_job(job_id, JobStatus.CANCELLED, ctx=ctx)
+
+
+@get("/v1/state-machine", sync_to_thread=False)
+def state_machine() -> StateMachineOut:
+    return msgspec.convert(describe(), StateMachineOut)
+
+
+@get("/health", responses={503: ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON)})
+async def health(ctx: Context) -> Response[Any]:
+    if await ctx.db.ping():
+        return Response(Health(status="ok"))
+    return problem(503, "database_unavailable", "Database unavailable", "The database does not answer.")
+
+
+ROUTES = [
+    create_project,
+    list_projects,
+    get_project,
+    delete_project,
+    project_history,
+    add_clip,
+    change_clip,
+    remove_clip,
+    list_clips,
+    start_export,
+    list_exports,
+    get_export,
+    report_progress,
+    succeed_export,
+    fail_export,
+    cancel_export,
+    state_machine,
+    health,
+]
+DEPENDENCIES = {"ctx": Provide(provide_context, sync_to_thread=False)}

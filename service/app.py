@@ -1,0 +1,41 @@
+"""The application factory: everything the service is made of, wired in one place."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+
+from service.api import DEPENDENCIES, ROUTES
+from service.context import Context
+from service.db import Database
+from service.errors import EXCEPTION_HANDLERS
+from service.events import Events
+from service.settings import Settings
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    logging.getLogger("framestate").setLevel(settings.log_level.upper())
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # it logs every trigger at INFO
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = Database.open(settings)
+        app.state.ctx = Context(settings=settings, db=db, events=Events())
+        try:
+            yield
+        finally:
+            await db.close()
+
+    return Litestar(
+        route_handlers=ROUTES,
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(title="framestate", version="1.0.0", path="/schema"),
+    )

@@ -1,0 +1,63 @@
+"""The `framestate` command: serve, migrate, diagram."""
+
+import argparse
+import logging
+import sys
+
+from fsm.diagram import mermaid
+from service.settings import Settings, SettingsError
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from service.app import create_app
+    from service.migrations import upgrade
+
+    upgrade(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+def _migrate(_: argparse.Namespace, settings: Settings) -> None:
+    from service.migrations import upgrade
+
+    upgrade(settings)
+    print(f"framestate: database is at the latest schema ({settings.database_url})")
+
+
+def _diagram(_: argparse.Namespace, __: Settings) -> None:
+    sys.stdout.write(mermaid())
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="framestate", description="The workflow status of video-editing projects.")
+    commands = root.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="apply pending migrations, then serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+    commands.add_parser("migrate", help="apply pending migrations and exit").set_defaults(run=_migrate)
+    commands.add_parser("diagram", help="print the state diagram (Mermaid)").set_defaults(run=_diagram)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"framestate: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    args.run(args, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""One domain error carrying a code, and the handlers that turn every error into problem JSON (RFC 9457)."""
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("framestate")
+
+
+class DomainError(Exception):
+    """A refused request: its HTTP status, machine-readable code, and anything the body adds."""
+
+    status: int = 400
+    code: str = "validation_error"
+    title: str = "Invalid request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    pass
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class TransitionNotAllowed(DomainError):
+    status, code, title = 409, "transition_not_allowed", "Action not allowed now"
+
+
+class ExportAlreadyActive(DomainError):
+    status, code, title = 409, "export_already_active", "Export already active"
+
+
+class JobNotActive(DomainError):
+    status, code, title = 409, "job_not_active", "Job is not active"
+
+
+class ProjectBusy(DomainError):
+    status, code, title = 409, "project_busy", "Project is busy"
+
+
+class IdempotencyKeyReused(DomainError):
+    status, code, title = 409, "idempotency_key_reused", "Idempotency key reused"
+
+
+class TooContended(DomainError):
+    """Every retry of a write lost its race; the client may simply try again."""
+
+    status, code, title = 503, "too_contended", "Project too busy, try again"
+
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("validation_error", "Invalid request"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "Payload too large"),
+}
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+    body = {"type": "about:blank", "status": status, "title": title, "detail": detail, "code": code, **extra}
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", exc.__class__.__name__))
+    extra: dict[str, Any] = {}
+    detail = exc.detail
+    if isinstance(exc, ValidationException):
+        if isinstance(exc.extra, list):
+            extra["errors"] = exc.extra
+            messages = [f"{e.get('key', '')}: {e.get('message', '')}".strip(": ") for e in exc.extra if isinstance(e, dict)]
+            if messages:
+                detail = "; ".join(messages)
+    return problem(exc.status_code, code, title, detail, **extra)
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Internal error", "The service failed; it has been logged."
+    )
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: domain_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

@@ -1,0 +1,191 @@
+"""Export jobs: starting one (idempotent by key), and the worker's reports on it."""
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from fsm.facts import (
+    ACTIVE_JOB_STATUSES,
+    START_ACTION_OF,
+    VIDEO_KIND_OF,
+    Action,
+    JobStatus,
+    JobType,
+    Move,
+)
+from service.context import Context
+from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActive, NotFound, ValidationFailed
+from service.schemas import ExportJobOut
+from service.tables import IDEMPOTENCY_KEY_MAX, ExportJob, Project, Video
+from service.unit_of_work import UnitOfWork, write
+
+SUPERSEDED_MESSAGE = "Superseded: a newer framing export replaced the working video this overlay was rendering on."
+FINISH_ACTIONS: dict[JobStatus, Action] = {
+    JobStatus.SUCCEEDED: Action.JOB_SUCCEEDED,
+    JobStatus.FAILED: Action.JOB_FAILED,
+    JobStatus.CANCELLED: Action.JOB_CANCELLED,
+}
+
+
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise ValidationFailed(f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters long.")
+
+
+async def start_export(project_id: str, job_type: JobType, key: str | None, *, ctx: Context) -> ExportJobOut:
+    check_idempotency_key(key)
+
+    async def work(uow: UnitOfWork) -> ExportJob:
+        if key is not None:
+            seen = (
+                await uow.session.exec(
+                    select(ExportJob).where(ExportJob.project_id == project_id, ExportJob.idempotency_key == key)
+                )
+            ).one_or_none()
+            if seen is not None:
+                if seen.type != job_type:
+                    raise IdempotencyKeyReused(
+                        f"Idempotency-Key {key!r} already started a {seen.type} export.", job_id=seen.id
+                    )
+                return seen
+        if (active := uow.active_job(job_type)) is not None:
+            raise ExportAlreadyActive(f"A {job_type.value} export is already active.", job_id=active.id)
+        move = Move(START_ACTION_OF[job_type], job_type)
+        dest = uow.decide(move)
+        job = ExportJob(
+            project_id=project_id,
+            type=job_type.value,
+            status=JobStatus.QUEUED.value,
+            input_video_id=uow.project.working_video_id if job_type is JobType.OVERLAY else None,
+            idempotency_key=key,
+            created_at=uow.now,
+            updated_at=uow.now,
+            reported_at=uow.now,
+        )
+        uow.add(job)
+        uow.active_jobs.append(job)
+        uow.move(move, dest, job.id)
+        return job
+
+    return ExportJobOut.of(await write(ctx.db, ctx.events, project_id, work))
+
+
+async def list_exports(project_id: str, active_only: bool, *, ctx: Context) -> list[ExportJobOut]:
+    query = select(ExportJob).where(ExportJob.project_id == project_id)
+    if active_only:
+        query = query.where(col(ExportJob.status).in_(ACTIVE_JOB_STATUSES))
+    query = query.order_by(col(ExportJob.created_at).desc(), col(ExportJob.id).desc())
+    async with ctx.db.read() as session:
+        if await session.get(Project, project_id) is None:
+            raise NotFound(f"No project with id {project_id!r}.")
+        return [ExportJobOut.of(job) for job in (await session.exec(query)).all()]
+
+
+async def get_export(job_id: str, *, ctx: Context) -> ExportJobOut:
+    async with ctx.db.read() as session:
+        job = await session.get(ExportJob, job_id)
+    if job is None:
+        raise NotFound(f"No export job with id {job_id!r}.")
+    return ExportJobOut.of(job)
+
+
+async def _project_of_job(job_id: str, ctx: Context) -> str:
+    async with ctx.db.read() as session:
+        project_id = (await session.exec(select(ExportJob.project_id).where(ExportJob.id == job_id))).one_or_none()
+    if project_id is None:
+        raise NotFound(f"No export job with id {job_id!r}.")
+    return project_id
+
+
+async def _job_in(uow: UnitOfWork, job_id: str) -> ExportJob:
+    job = next((job for job in uow.active_jobs if job.id == job_id), None)
+    if job is None:
+        job = (await uow.session.exec(select(ExportJob).where(ExportJob.id == job_id))).one_or_none()
+    if job is None:
+        raise NotFound(f"No export job with id {job_id!r}.")
+    return job
+
+
+def _refuse_finished(job: ExportJob) -> None:
+    raise JobNotActive(f"The job is {job.status}: it takes no more reports.", job_status=job.status)
+
+
+async def report_progress(job_id: str, progress: float, message: str | None, *, ctx: Context) -> ExportJobOut:
+    async def work(uow: UnitOfWork) -> ExportJob:
+        job = await _job_in(uow, job_id)
+        if job.status not in ACTIVE_JOB_STATUSES:
+            _refuse_finished(job)
+        new_progress = max(job.progress, progress)
+        new_message = job.message if message is None else message
+        if job.status == JobStatus.RUNNING and new_progress == job.progress and new_message == job.message:
+            return job
+        job.status = JobStatus.RUNNING.value
+        job.progress = new_progress
+        job.message = new_message
+        job.updated_at = job.reported_at = uow.now
+        uow.touch()
+        return job
+
+    project_id = await _project_of_job(job_id, ctx)
+    return ExportJobOut.of(await write(ctx.db, ctx.events, project_id, work))
+
+
+async def _next_video_version(uow: UnitOfWork, kind: str) -> int:
+    highest = (
+        await uow.session.exec(
+            select(func.max(Video.version)).where(Video.project_id == uow.project.id, Video.kind == kind)
+        )
+    ).one()
+    return (highest or 0) + 1
+
+
+async def _succeed(uow: UnitOfWork, job: ExportJob, job_type: JobType, output_uri: str | None) -> None:
+    kind = VIDEO_KIND_OF[job_type]
+    video = Video(
+        project_id=uow.project.id,
+        kind=kind.value,
+        version=await _next_video_version(uow, kind.value),
+        uri=output_uri,
+        job_id=job.id,
+        created_at=uow.now,
+    )
+    uow.add(video)
+    job.output_video_id = video.id
+    job.progress = 100.0
+    if job_type is JobType.FRAMING:
+        uow.project.working_video_id = video.id
+        uow.project.final_video_id = None
+        for other in uow.active_jobs:
+            if other.type == JobType.OVERLAY and other.status in ACTIVE_JOB_STATUSES:
+                other.status = JobStatus.SUPERSEDED.value
+                other.message = SUPERSEDED_MESSAGE
+                other.updated_at = other.finished_at = uow.now
+    else:
+        uow.project.final_video_id = video.id
+
+
+async def finish_job(
+    job_id: str, outcome: JobStatus, *, ctx: Context, output_uri: str | None = None, error: str | None = None
+) -> ExportJobOut:
+    """Succeed, fail or cancel a job. The same outcome again is answered with the job as it is."""
+    action = FINISH_ACTIONS[outcome]
+
+    async def work(uow: UnitOfWork) -> ExportJob:
+        job = await _job_in(uow, job_id)
+        if job.status == outcome:
+            return job
+        if job.status not in ACTIVE_JOB_STATUSES:
+            _refuse_finished(job)
+        job_type = JobType(job.type)
+        move = Move(action, job_type)
+        dest = uow.decide(move)
+        if outcome is JobStatus.SUCCEEDED:
+            await _succeed(uow, job, job_type, output_uri)
+        elif outcome is JobStatus.FAILED:
+            job.error = error
+        job.status = outcome.value
+        job.updated_at = job.finished_at = uow.now
+        uow.move(move, dest, job.id)
+        return job
+
+    project_id = await _project_of_job(job_id, ctx)
+    return ExportJobOut.of(await write(ctx.db, ctx.events, project_id, work))

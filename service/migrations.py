@@ -1,0 +1,30 @@
+"""Applying the Alembic migrations from code (`framestate migrate`, `framestate serve`, the tests)."""
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    config.attributes["database_url"] = settings.database_url
+    return config
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    command.upgrade(alembic_config(settings), revision)
+
+
+def downgrade(settings: Settings, revision: str = "base") -> None:
+    command.downgrade(alembic_config(settings), revision)
+
+
+async def upgrade_async(settings: Settings, revision: str = "head") -> None:
+    """Alembic's env.py runs its own event loop, so from inside one the upgrade runs in a thread."""
+    await asyncio.to_thread(upgrade, settings, revision)

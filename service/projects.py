@@ -1,0 +1,104 @@
+"""Projects: create, read one or a page of cards, delete, and the status history."""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+
+from sqlmodel import and_, col, or_, select
+
+from fsm.facts import Action
+from fsm.status import EXPORTING, EXPORTING_CHILDREN
+from fsm.table import INITIAL
+from service.cards import card, cards
+from service.context import Context
+from service.errors import NotFound, ProjectBusy, ValidationFailed
+from service.schemas import HistoryEntry, ProjectOut, ProjectPage, as_utc
+from service.tables import Project, StatusChange, new_id, utcnow
+from service.unit_of_work import UnitOfWork, write
+
+
+
+async def create_project(name: str, *, ctx: Context) -> ProjectOut:
+    if not name.strip():
+        raise ValidationFailed("name must contain something other than white space.")
+    now = utcnow()
+    project = Project(id=new_id(), name=name, status=INITIAL.value, created_at=now, updated_at=now)
+    async with ctx.db.write() as session, session.begin():
+        session.add(project)
+        session.add(
+            StatusChange(
+                project_id=project.id, at=now, action=Action.PROJECT_CREATED.value, to_status=INITIAL.value
+            )
+        )
+    await ctx.events.project_changed(project.id, project.version)
+    return card(project, [], {})
+
+
+async def get_project(project_id: str, *, ctx: Context) -> ProjectOut:
+    async with ctx.db.read() as session:
+        project = await session.get(Project, project_id)
+        if project is None:
+            raise NotFound(f"No project with id {project_id!r}.")
+        return (await cards(session, [project]))[0]
+
+
+def _encode_cursor(project: Project) -> str:
+    raw = json.dumps([as_utc(project.created_at).isoformat(), project.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, project_id = json.loads(raw)
+        moment = as_utc(datetime.fromisoformat(created_at))
+        if not isinstance(project_id, str):
+            raise TypeError(project_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise ValidationFailed("cursor is not one this service gave out.") from None
+    return moment, project_id
+
+
+async def list_projects(status: str | None, limit: int, cursor: str | None, *, ctx: Context) -> ProjectPage:
+    query = select(Project)
+    if status == EXPORTING:
+        query = query.where(col(Project.status).in_([s.value for s in EXPORTING_CHILDREN]))
+    elif status is not None:
+        query = query.where(Project.status == status)
+    if cursor is not None:
+        after_at, after_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                col(Project.created_at) < after_at,
+                and_(col(Project.created_at) == after_at, col(Project.id) < after_id),
+            )
+        )
+    query = query.order_by(col(Project.created_at).desc(), col(Project.id).desc()).limit(limit + 1)
+    async with ctx.db.read() as session:
+        projects = list((await session.exec(query)).all())
+        page = projects[:limit]
+        items = await cards(session, page)
+    return ProjectPage(items=items, next_cursor=_encode_cursor(page[-1]) if len(projects) > limit else None)
+
+
+async def delete_project(project_id: str, *, ctx: Context) -> None:
+    async def work(uow: UnitOfWork) -> None:
+        if uow.active_jobs:
+            raise ProjectBusy(
+                "A project cannot be deleted while an export is active; cancel it first.",
+                job_id=uow.active_jobs[0].id,
+            )
+        uow.delete_project()
+
+    await write(ctx.db, ctx.events, project_id, work)
+
+
+async def project_history(project_id: str, *, ctx: Context) -> list[HistoryEntry]:
+    async with ctx.db.read() as session:
+        if await session.get(Project, project_id) is None:
+            raise NotFound(f"No project with id {project_id!r}.")
+        rows = await session.exec(
+            select(StatusChange).where(StatusChange.project_id == project_id).order_by(col(StatusChange.id))
+        )
+        return [HistoryEntry.of(row) for row in rows.all()]

@@ -1,0 +1,171 @@
+"""The JSON shapes of the API: request bodies (validated on the way in) and answers."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import msgspec
+
+from fsm.facts import JobType
+from fsm.status import EXPORTING, Status
+from service.tables import ERROR_MAX, NAME_MAX, Clip, ExportJob, StatusChange, Video
+
+# Request bodies: unknown fields are ignored; optional fields left out are null.
+
+
+class ProjectCreate(msgspec.Struct):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX)]
+
+
+class ClipWrite(msgspec.Struct):
+    crop_data: dict[str, Any] | None = None
+
+
+class ExportStart(msgspec.Struct):
+    type: JobType
+
+
+class ProgressReport(msgspec.Struct):
+    progress: Annotated[float, msgspec.Meta(ge=0, le=100)]
+    message: str | None = None
+
+
+class SucceedReport(msgspec.Struct):
+    output_uri: str | None = None
+
+
+class FailReport(msgspec.Struct):
+    error: Annotated[str, msgspec.Meta(min_length=1, max_length=ERROR_MAX)]
+
+
+class StatusFilter(StrEnum):
+    """The `status` query of a project list: a status, or `exporting` for either export status."""
+
+    NOT_STARTED = Status.NOT_STARTED.value
+    IN_PROGRESS = Status.IN_PROGRESS.value
+    FRAMED = Status.FRAMED.value
+    EXPORTING_FRAMING = Status.EXPORTING_FRAMING.value
+    EXPORTING_OVERLAY = Status.EXPORTING_OVERLAY.value
+    COMPLETE = Status.COMPLETE.value
+    EXPORTING = EXPORTING
+
+
+# Answers.
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time the service stores is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def as_utc_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else as_utc(moment)
+
+
+class VideoOut(msgspec.Struct):
+    id: str
+    kind: str
+    version: int
+    uri: str | None
+    job_id: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, video: Video) -> "VideoOut":
+        return cls(video.id, video.kind, video.version, video.uri, video.job_id, as_utc(video.created_at))
+
+
+class ExportJobOut(msgspec.Struct):
+    id: str
+    project_id: str
+    type: str
+    status: str
+    progress: float
+    message: str | None
+    error: str | None
+    input_video_id: str | None
+    output_video_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, job: ExportJob) -> "ExportJobOut":
+        return cls(
+            id=job.id,
+            project_id=job.project_id,
+            type=job.type,
+            status=job.status,
+            progress=job.progress,
+            message=job.message,
+            error=job.error,
+            input_video_id=job.input_video_id,
+            output_video_id=job.output_video_id,
+            created_at=as_utc(job.created_at),
+            updated_at=as_utc(job.updated_at),
+            finished_at=as_utc_or_none(job.finished_at),
+        )
+
+
+class ProjectOut(msgspec.Struct):
+    id: str
+    name: str
+    status: str
+    status_label: str
+    is_exporting: bool
+    active_exports: list[ExportJobOut]
+    allowed_actions: list[str]
+    working_video: VideoOut | None
+    final_video: VideoOut | None
+    clip_count: int
+    framed_clip_count: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectPage(msgspec.Struct):
+    items: list[ProjectOut]
+    next_cursor: str | None
+
+
+class ClipOut(msgspec.Struct):
+    id: str
+    project_id: str
+    crop_data: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, clip: Clip) -> "ClipOut":
+        return cls(clip.id, clip.project_id, clip.crop_data, as_utc(clip.created_at), as_utc(clip.updated_at))
+
+
+class HistoryEntry(msgspec.Struct):
+    at: datetime
+    action: str
+    from_status: str | None
+    to_status: str
+    job_id: str | None
+
+    @classmethod
+    def of(cls, row: StatusChange) -> "HistoryEntry":
+        return cls(as_utc(row.at), row.action, row.from_status, row.to_status, row.job_id)
+
+
+class TransitionOut(msgspec.Struct):
+    action: str
+    source: str
+    dest: str
+    guard: str | None
+
+
+class StateMachineOut(msgspec.Struct):
+    states: list[str]
+    composite: dict[str, list[str]]
+    transitions: list[TransitionOut]
+    mermaid: str
+
+
+class Health(msgspec.Struct):
+    status: str

@@ -1,0 +1,118 @@
+"""The SQLModel tables. Constraints are declared here, next to their columns, and nowhere else.
+
+Clip counts and the current videos are kept on the project row: every change to them goes
+through the unit of work, which also moves the row's `version`, so they cannot drift, and a card
+or the facts of a decision need no aggregate query.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ID_LENGTH = 32
+NAME_MAX = 200
+ERROR_MAX = 2000
+IDEMPOTENCY_KEY_MAX = 200
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _id() -> Any:
+    return Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
+
+
+def _project_fk() -> Any:
+    return Field(
+        sa_column_args=[ForeignKey("project.id", ondelete="CASCADE")],
+        sa_type=String(ID_LENGTH),  # type: ignore[call-overload]
+        nullable=False,
+    )
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "project"
+    __table_args__ = (
+        Index("ix_project_created_at_id", "created_at", "id"),
+        Index("ix_project_status_created_at_id", "status", "created_at", "id"),
+    )
+
+    id: str = _id()
+    name: str = Field(sa_type=String(NAME_MAX))  # type: ignore[call-overload]
+    status: str = Field(max_length=32)
+    version: int = Field(default=1)
+    clip_count: int = Field(default=0)
+    framed_clip_count: int = Field(default=0)
+    working_video_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    final_video_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class Clip(SQLModel, table=True):
+    __tablename__ = "clip"
+    __table_args__ = (Index("ix_clip_project_id_created_at", "project_id", "created_at"),)
+
+    id: str = _id()
+    project_id: str = _project_fk()
+    crop_data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class Video(SQLModel, table=True):
+    __tablename__ = "video"
+    __table_args__ = (UniqueConstraint("project_id", "kind", "version", name="uq_video_project_kind_version"),)
+
+    id: str = _id()
+    project_id: str = _project_fk()
+    kind: str = Field(max_length=16)
+    version: int
+    uri: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
+    job_id: str = Field(max_length=ID_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class ExportJob(SQLModel, table=True):
+    __tablename__ = "export_job"
+    __table_args__ = (
+        Index("ix_export_job_project_id_status", "project_id", "status"),
+        Index("ix_export_job_status_reported_at", "status", "reported_at"),
+        UniqueConstraint("project_id", "idempotency_key", name="uq_export_job_project_idempotency_key"),
+    )
+
+    id: str = _id()
+    project_id: str = _project_fk()
+    type: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    progress: float = Field(default=0.0)
+    message: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
+    error: str | None = Field(default=None, sa_type=String(ERROR_MAX))  # type: ignore[call-overload]
+    input_video_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    output_video_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    idempotency_key: str | None = Field(default=None, sa_type=String(IDEMPOTENCY_KEY_MAX))  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    reported_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class StatusChange(SQLModel, table=True):
+    __tablename__ = "status_history"
+    __table_args__ = (Index("ix_status_history_project_id_id", "project_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = _project_fk()
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    action: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str = Field(max_length=32)
+    job_id: str | None = Field(default=None, max_length=ID_LENGTH)

@@ -1,0 +1,218 @@
+"""The unit of work: load a project's facts, ask the machine, and commit every change of it at once.
+
+A write runs `work(uow)` inside one transaction. `work` reads what it needs, refuses by raising a
+`DomainError`, or stages its row changes and calls `uow.move(...)` (a status decision) or
+`uow.touch()` (a change that moves no status). `save` then compares-and-sets the project row on the
+version that was read, adds the history row when the status changed, flushes the staged rows and
+commits. A write that lost a race (the version moved, a unique key was taken meanwhile, the
+database said to retry) is rolled back and run again from fresh facts; a change is announced only
+once it is committed.
+"""
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from fsm.facts import ACTIVE_JOB_STATUSES, Action, Facts, JobType, Move, status_from_facts
+from fsm.machine import allowed_actions, decide
+from fsm.status import Status
+from service.db import Database
+from service.errors import NotFound, TooContended, TransitionNotAllowed
+from service.events import Events
+from service.tables import ExportJob, Project, StatusChange, utcnow
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 60
+log = logging.getLogger("framestate")
+
+
+class _LostRace(Exception):
+    pass
+
+
+def active_jobs_order(job: ExportJob) -> tuple[bool, datetime, str]:
+    """Framing first, then oldest first: the order of a card's `active_exports`."""
+    return (job.type != JobType.FRAMING, job.created_at, job.id)
+
+
+def facts_of(project: Project, active_jobs: list[ExportJob]) -> Facts:
+    return Facts(
+        active_framing=any(job.type == JobType.FRAMING for job in active_jobs),
+        active_overlay=any(job.type == JobType.OVERLAY for job in active_jobs),
+        final_video=project.final_video_id is not None,
+        working_video=project.working_video_id is not None,
+        framed_clip=project.framed_clip_count > 0,
+    )
+
+
+async def load_active_jobs(session: AsyncSession, project_ids: list[str]) -> list[ExportJob]:
+    if not project_ids:
+        return []
+    result = await session.exec(
+        select(ExportJob).where(
+            col(ExportJob.project_id).in_(project_ids), col(ExportJob.status).in_(ACTIVE_JOB_STATUSES)
+        )
+    )
+    return sorted(result.all(), key=active_jobs_order)
+
+
+@dataclass(slots=True)
+class _Move:
+    action: Action
+    dest: Status
+    job_id: str | None
+
+
+class UnitOfWork:
+    """One attempt at one write to one project. `project` is detached: change it freely, `save`
+    writes its columns with the version check."""
+
+    def __init__(self, session: AsyncSession, project: Project, active_jobs: list[ExportJob]) -> None:
+        self.session = session
+        self.project = project
+        self.active_jobs = active_jobs
+        self.read_version = project.version
+        self.status = Status(project.status)
+        self.now = utcnow()
+        self._move: _Move | None = None
+        self._dirty = False
+        self._deleted = False
+
+    @classmethod
+    async def load(cls, session: AsyncSession, project_id: str) -> "UnitOfWork":
+        project = (await session.exec(select(Project).where(Project.id == project_id))).one_or_none()
+        if project is None:
+            raise NotFound(f"No project with id {project_id!r}.")
+        session.expunge(project)
+        return cls(session, project, await load_active_jobs(session, [project_id]))
+
+    @property
+    def facts(self) -> Facts:
+        return facts_of(self.project, self.active_jobs)
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    @property
+    def deleted(self) -> bool:
+        return self._deleted
+
+    def active_job(self, job_type: JobType) -> ExportJob | None:
+        return next((job for job in self.active_jobs if job.type == job_type), None)
+
+    def decide(self, move: Move) -> Status:
+        """The machine's destination for `move`, or 409 transition_not_allowed."""
+        dest = decide(self.status, self.facts, move)
+        if dest is None:
+            raise TransitionNotAllowed(
+                f"{move.action.value} is not allowed while the project is {self.status.value}.",
+                project_status=self.status.value,
+                allowed_actions=[a.value for a in allowed_actions(self.status, self.facts)],
+            )
+        return dest
+
+    def add(self, row: Any) -> None:
+        self.session.add(row)
+
+    def move(self, move: Move, dest: Status, job_id: str | None = None) -> None:
+        """Record that `move` was accepted and leads to `dest`; the caller has staged its effects."""
+        self._move = _Move(move.action, dest, job_id)
+        self.touch()
+
+    def touch(self) -> None:
+        self._dirty = True
+
+    def delete_project(self) -> None:
+        self._deleted = True
+        self._dirty = True
+
+    async def save(self) -> None:
+        """Compare-and-set the project row, then write the history row and the staged rows."""
+        project = self.project
+        if self._deleted:
+            cas = delete(Project).where(col(Project.id) == project.id, col(Project.version) == self.read_version)
+            if (await self.session.exec(cas)).rowcount != 1:  # type: ignore[call-overload]
+                raise _LostRace
+            return
+        new_status = self._move.dest if self._move else self.status
+        remaining_active = [job for job in self.active_jobs if job.status in ACTIVE_JOB_STATUSES]
+        oracle = status_from_facts(facts_of(project, remaining_active))
+        if new_status is not oracle:
+            log.error("machine said %s but the facts say %s for project %s", new_status, oracle, project.id)
+            new_status = oracle
+        project.status = new_status.value
+        project.version = self.read_version + 1
+        project.updated_at = self.now
+        values = {
+            "status": project.status,
+            "version": project.version,
+            "updated_at": project.updated_at,
+            "clip_count": project.clip_count,
+            "framed_clip_count": project.framed_clip_count,
+            "working_video_id": project.working_video_id,
+            "final_video_id": project.final_video_id,
+        }
+        cas = (
+            update(Project)
+            .where(col(Project.id) == project.id, col(Project.version) == self.read_version)
+            .values(**values)
+        )
+        if (await self.session.exec(cas)).rowcount != 1:  # type: ignore[call-overload]
+            raise _LostRace
+        if self._move and new_status is not self.status:
+            self.session.add(
+                StatusChange(
+                    project_id=project.id,
+                    at=self.now,
+                    action=self._move.action.value,
+                    from_status=self.status.value,
+                    to_status=new_status.value,
+                    job_id=self._move.job_id,
+                )
+            )
+        await self.session.flush()
+
+
+async def write(
+    db: Database, events: Events, project_id: str, work: Callable[[UnitOfWork], Awaitable[T]]
+) -> T:
+    """Run `work` on `project_id` in a transaction until it commits without losing a race."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            async with db.write() as session, session.begin():
+                with session.no_autoflush:
+                    uow = await UnitOfWork.load(session, project_id)
+                    result = await work(uow)
+                    if uow.dirty:
+                        await uow.save()
+        except (_LostRace, IntegrityError):
+            pass
+        except DBAPIError as exc:
+            if not _is_retryable(exc):
+                raise
+        else:
+            if uow.dirty:
+                if uow.deleted:
+                    await events.project_deleted(project_id)
+                else:
+                    await events.project_changed(project_id, uow.project.version)
+            return result
+        await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+    raise TooContended(f"Project {project_id!r} changed under every one of {MAX_ATTEMPTS} attempts.")
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    """Lock waits and conflicts that a fresh attempt resolves: SQLite's busy database, PostgreSQL's
+    deadlock and serialization failures."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+    return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
