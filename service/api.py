@@ -5,9 +5,9 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from fsm.diagram import describe
@@ -56,96 +56,97 @@ def provide_context(state: State) -> Context:
     return ctx
 
 
+Ctx = NamedDependency[Context]
 IdempotencyKey = Annotated[
-    str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=IDEMPOTENCY_KEY_MAX)
+    str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=IDEMPOTENCY_KEY_MAX)
 ]
 
 
 @post("/v1/projects", responses=_errors(400))
-async def create_project(data: ProjectCreate, ctx: Context) -> ProjectOut:
+async def create_project(data: JSONBody[ProjectCreate], ctx: Ctx) -> ProjectOut:
     return await projects.create_project(data.name, ctx=ctx)
 
 
 @get("/v1/projects", responses=_errors(400))
 async def list_projects(
-    ctx: Context,
-    status: Annotated[StatusFilter | None, Parameter(query="status")] = None,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    ctx: Ctx,
+    status: Annotated[StatusFilter | None, QueryParameter(name="status")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    cursor: FromQuery[str | None] = None,
 ) -> ProjectPage:
     return await projects.list_projects(status, limit, cursor, ctx=ctx)
 
 
 @get("/v1/projects/{project_id:str}", responses=_errors(404))
-async def get_project(project_id: str, ctx: Context) -> ProjectOut:
+async def get_project(project_id: FromPath[str], ctx: Ctx) -> ProjectOut:
     return await projects.get_project(project_id, ctx=ctx)
 
 
 @delete("/v1/projects/{project_id:str}", responses=_errors(404, 409))
-async def delete_project(project_id: str, ctx: Context) -> None:
+async def delete_project(project_id: FromPath[str], ctx: Ctx) -> None:
     await projects.delete_project(project_id, ctx=ctx)
 
 
 @get("/v1/projects/{project_id:str}/history", responses=_errors(404))
-async def project_history(project_id: str, ctx: Context) -> list[HistoryEntry]:
+async def project_history(project_id: FromPath[str], ctx: Ctx) -> list[HistoryEntry]:
     return await projects.project_history(project_id, ctx=ctx)
 
 
 @post("/v1/projects/{project_id:str}/clips", responses=_errors(400, 404))
-async def add_clip(project_id: str, data: ClipWrite, ctx: Context) -> ClipOut:
+async def add_clip(project_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx) -> ClipOut:
     return await clips.add_clip(project_id, data.crop_data, ctx=ctx)
 
 
 @patch("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(400, 404))
-async def change_clip(project_id: str, clip_id: str, data: ClipWrite, ctx: Context) -> ClipOut:
+async def change_clip(project_id: FromPath[str], clip_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx) -> ClipOut:
     return await clips.change_clip(project_id, clip_id, data.crop_data, ctx=ctx)
 
 
 @delete("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(404))
-async def remove_clip(project_id: str, clip_id: str, ctx: Context) -> None:
+async def remove_clip(project_id: FromPath[str], clip_id: FromPath[str], ctx: Ctx) -> None:
     await clips.remove_clip(project_id, clip_id, ctx=ctx)
 
 
 @get("/v1/projects/{project_id:str}/clips", responses=_errors(404))
-async def list_clips(project_id: str, ctx: Context) -> list[ClipOut]:
+async def list_clips(project_id: FromPath[str], ctx: Ctx) -> list[ClipOut]:
     return await clips.list_clips(project_id, ctx=ctx)
 
 
 @post("/v1/projects/{project_id:str}/exports", status_code=HTTP_202_ACCEPTED, responses=_errors(400, 404, 409))
 async def start_export(
-    project_id: str, data: ExportStart, ctx: Context, idempotency_key: IdempotencyKey = None
+    project_id: FromPath[str], data: JSONBody[ExportStart], ctx: Ctx, idempotency_key: IdempotencyKey = None
 ) -> ExportJobOut:
     return await exports.start_export(project_id, data.type, idempotency_key, ctx=ctx)
 
 
 @get("/v1/projects/{project_id:str}/exports", responses=_errors(400, 404))
-async def list_exports(project_id: str, ctx: Context, active: bool = False) -> list[ExportJobOut]:
+async def list_exports(project_id: FromPath[str], ctx: Ctx, active: FromQuery[bool] = False) -> list[ExportJobOut]:
     return await exports.list_exports(project_id, active, ctx=ctx)
 
 
 @get("/v1/exports/{job_id:str}", responses=_errors(404))
-async def get_export(job_id: str, ctx: Context) -> ExportJobOut:
+async def get_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
     return await exports.get_export(job_id, ctx=ctx)
 
 
 @post("/v1/exports/{job_id:str}/progress", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
-async def report_progress(job_id: str, data: ProgressReport, ctx: Context) -> ExportJobOut:
+async def report_progress(job_id: FromPath[str], data: JSONBody[ProgressReport], ctx: Ctx) -> ExportJobOut:
     return await exports.report_progress(job_id, data.progress, data.message, ctx=ctx)
 
 
 @post("/v1/exports/{job_id:str}/succeed", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
-async def succeed_export(job_id: str, ctx: Context, data: SucceedReport | None = None) -> ExportJobOut:
+async def succeed_export(job_id: FromPath[str], ctx: Ctx, data: JSONBody[SucceedReport | None] = None) -> ExportJobOut:
     uri = data.output_uri if data else None
     return await exports.finish_job(job_id, JobStatus.SUCCEEDED, output_uri=uri, ctx=ctx)
 
 
 @post("/v1/exports/{job_id:str}/fail", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
-async def fail_export(job_id: str, data: FailReport, ctx: Context) -> ExportJobOut:
+async def fail_export(job_id: FromPath[str], data: JSONBody[FailReport], ctx: Ctx) -> ExportJobOut:
     return await exports.finish_job(job_id, JobStatus.FAILED, error=data.error, ctx=ctx)
 
 
 @post("/v1/exports/{job_id:str}/cancel", status_code=HTTP_200_OK, responses=_errors(404, 409))
-async def cancel_export(job_id: str, ctx: Context) -> ExportJobOut:
+async def cancel_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
     return await exports.finish_job(job_id, JobStatus.CANCELLED, ctx=ctx)
 
 
@@ -155,7 +156,7 @@ def state_machine() -> StateMachineOut:
 
 
 @get("/health", responses={503: ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON)})
-async def health(ctx: Context) -> Response[Any]:
+async def health(ctx: Ctx) -> Response[Any]:
     if await ctx.db.ping():
         return Response(Health(status="ok"))
     return problem(503, "database_unavailable", "Database unavailable", "The database does not answer.")

@@ -1,0 +1,69 @@
+"""A thin, asserting client of the framestate API for the tests."""
+
+from typing import Any
+
+import httpx
+
+JSON = dict[str, Any]
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def call(self, method: str, path: str, expect: int | None = None, **kwargs: Any) -> httpx.Response:
+        response = await self.client.request(method, path, **kwargs)
+        if expect is not None:
+            assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
+        return response
+
+    async def create_project(self, name: str = "Holiday reel") -> JSON:
+        return (await self.call("POST", "/v1/projects", 201, json={"name": name})).json()
+
+    async def project(self, project_id: str) -> JSON:
+        return (await self.call("GET", f"/v1/projects/{project_id}", 200)).json()
+
+    async def add_clip(self, project_id: str, crop_data: JSON | None = None) -> JSON:
+        return (await self.call("POST", f"/v1/projects/{project_id}/clips", 201, json={"crop_data": crop_data})).json()
+
+    async def change_clip(self, project_id: str, clip_id: str, crop_data: JSON | None) -> JSON:
+        path = f"/v1/projects/{project_id}/clips/{clip_id}"
+        return (await self.call("PATCH", path, 200, json={"crop_data": crop_data})).json()
+
+    async def start(self, project_id: str, job_type: str, key: str | None = None) -> JSON:
+        headers = {"Idempotency-Key": key} if key else {}
+        path = f"/v1/projects/{project_id}/exports"
+        return (await self.call("POST", path, 202, json={"type": job_type}, headers=headers)).json()
+
+    async def progress(self, job_id: str, progress: float, message: str | None = None) -> JSON:
+        body = {"progress": progress, "message": message}
+        return (await self.call("POST", f"/v1/exports/{job_id}/progress", 200, json=body)).json()
+
+    async def succeed(self, job_id: str, uri: str | None = None) -> JSON:
+        return (await self.call("POST", f"/v1/exports/{job_id}/succeed", 200, json={"output_uri": uri})).json()
+
+    async def fail(self, job_id: str, error: str = "encoder crashed") -> JSON:
+        return (await self.call("POST", f"/v1/exports/{job_id}/fail", 200, json={"error": error})).json()
+
+    async def cancel(self, job_id: str) -> JSON:
+        return (await self.call("POST", f"/v1/exports/{job_id}/cancel", 200)).json()
+
+    async def history(self, project_id: str) -> list[JSON]:
+        rows: list[JSON] = (await self.call("GET", f"/v1/projects/{project_id}/history", 200)).json()
+        return rows
+
+    async def framed_project(self) -> JSON:
+        project = await self.create_project()
+        await self.add_clip(project["id"], {"keyframes": [{"t": 0, "x": 0.1}]})
+        return project
+
+    async def run_export(self, project_id: str, job_type: str) -> JSON:
+        job = await self.start(project_id, job_type)
+        await self.progress(job["id"], 50)
+        return await self.succeed(job["id"], f"s3://renders/{job['id']}.mp4")
+
+    async def complete_project(self) -> JSON:
+        project = await self.framed_project()
+        await self.run_export(project["id"], "framing")
+        await self.run_export(project["id"], "overlay")
+        return await self.project(project["id"])

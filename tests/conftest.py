@@ -1,0 +1,112 @@
+"""Databases for the tests: every service test runs on SQLite, and again on PostgreSQL when one answers
+at 127.0.0.1:5432 (in CI, with CI=true, a PostgreSQL that does not answer fails the run)."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+
+from service.app import create_app
+from service.db import create_engine
+from service.migrations import upgrade
+from service.settings import Settings
+from tests.api import Api
+
+PG_HOST = os.environ.get("FRAMESTATE_TEST_PG", "postgres@127.0.0.1:5432")
+PG_ADMIN_DSN = f"postgresql://{PG_HOST}/test"
+TABLES = ("status_history", "video", "export_job", "clip", "project")
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _postgres_error() -> str | None:
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _require_postgres() -> None:
+    error = _postgres_error()
+    if error is None:
+        return
+    message = f"PostgreSQL at {PG_ADMIN_DSN} does not answer ({error})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + "; in CI it must.")
+    pytest.skip(message)
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def fresh_database_url(kind: str, tmp: Path) -> Iterator[str]:
+    """A new, empty database of `kind`; dropped afterwards where it is PostgreSQL."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / f'framestate-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    _require_postgres()
+    name = f"framestate_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://{PG_HOST}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_kind(request: pytest.FixtureRequest) -> str:
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture(scope="session")
+def migrated_settings(database_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One migrated database per kind for the whole run; each test empties it first."""
+    for url in fresh_database_url(database_kind, tmp_path_factory.mktemp(database_kind)):
+        settings = Settings(database_url=url)
+        upgrade(settings)
+        yield settings
+
+
+async def empty_tables(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            if settings.is_sqlite:
+                for table in TABLES:
+                    await conn.execute(text(f"DELETE FROM {table}"))
+            else:
+                await conn.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def settings(migrated_settings: Settings) -> Settings:
+    await empty_tables(migrated_settings)
+    return migrated_settings
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        yield Api(client)
