@@ -1,0 +1,62 @@
+"""Real server processes for the tests that need one: `framestate serve` on a free loopback port."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+READY = "Application startup complete"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server(database_url: str, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `framestate serve`, wait for uvicorn to say it is ready, yield its base URL, stop it."""
+    port = free_port()
+    env = {**os.environ, "FRAMESTATE_DATABASE_URL": database_url, "FRAMESTATE_LOG_LEVEL": "INFO", **(extra_env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if READY in line:
+                ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if not ready.wait(60) or process.poll() is not None:
+            raise RuntimeError("framestate serve did not start:\n" + "".join(lines))
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(5)
+        process.stderr.close()
