@@ -83,7 +83,9 @@ def facts_after(facts: Facts, move: Move) -> Facts:
     if action is Action.START_OVERLAY_EXPORT:
         return replace(facts, active_overlay=True)
     if action is Action.JOB_SUCCEEDED and job is JobType.FRAMING:
-        return replace(facts, active_framing=False, working_video=True, final_video=False, active_overlay=False)
+        return replace(
+            facts, active_framing=False, working_video=True, final_video=False, active_overlay=False
+        )
     if action is Action.JOB_SUCCEEDED and job is JobType.OVERLAY:
         return replace(facts, active_overlay=False, final_video=True)
     if action in JOB_STOPPED_ACTIONS and job is JobType.FRAMING:
@@ -110,4 +112,7 @@ class VideoKind(StrEnum):
     FINAL = "final"
 
 
-VIDEO_KIND_OF: dict[JobType, VideoKind] = {JobType.FRAMING: VideoKind.WORKING, JobType.OVERLAY: VideoKind.FINAL}
+VIDEO_KIND_OF: dict[JobType, VideoKind] = {
+    JobType.FRAMING: VideoKind.WORKING,
+    JobType.OVERLAY: VideoKind.FINAL,
+}

@@ -60,4 +60,3 @@ def decide(source: Status, facts: Facts, move: Move) -> Status | None:
 def allowed_actions(source: Status, facts: Facts) -> list[Action]:
     """The export starts whose guards pass now, in the contract's order."""
     return [action for action in START_ACTIONS if decide(source, facts, Move(action)) is not None]
-

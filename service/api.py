@@ -98,7 +98,9 @@ async def add_clip(project_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ct
 
 
 @patch("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(400, 404))
-async def change_clip(project_id: FromPath[str], clip_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx) -> ClipOut:
+async def change_clip(
+    project_id: FromPath[str], clip_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx
+) -> ClipOut:
     return await clips.change_clip(project_id, clip_id, data.crop_data, ctx=ctx)
 
 
@@ -112,7 +114,9 @@ async def list_clips(project_id: FromPath[str], ctx: Ctx) -> list[ClipOut]:
     return await clips.list_clips(project_id, ctx=ctx)
 
 
-@post("/v1/projects/{project_id:str}/exports", status_code=HTTP_202_ACCEPTED, responses=_errors(400, 404, 409))
+@post(
+    "/v1/projects/{project_id:str}/exports", status_code=HTTP_202_ACCEPTED, responses=_errors(400, 404, 409)
+)
 async def start_export(
     project_id: FromPath[str], data: JSONBody[ExportStart], ctx: Ctx, idempotency_key: IdempotencyKey = None
 ) -> ExportJobOut:
@@ -120,7 +124,9 @@ async def start_export(
 
 
 @get("/v1/projects/{project_id:str}/exports", responses=_errors(400, 404))
-async def list_exports(project_id: FromPath[str], ctx: Ctx, active: FromQuery[bool] = False) -> list[ExportJobOut]:
+async def list_exports(
+    project_id: FromPath[str], ctx: Ctx, active: FromQuery[bool] = False
+) -> list[ExportJobOut]:
     return await exports.list_exports(project_id, active, ctx=ctx)
 
 
@@ -135,7 +141,9 @@ async def report_progress(job_id: FromPath[str], data: JSONBody[ProgressReport],
 
 
 @post("/v1/exports/{job_id:str}/succeed", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
-async def succeed_export(job_id: FromPath[str], ctx: Ctx, data: JSONBody[SucceedReport | None] = None) -> ExportJobOut:
+async def succeed_export(
+    job_id: FromPath[str], ctx: Ctx, data: JSONBody[SucceedReport | None] = None
+) -> ExportJobOut:
     uri = data.output_uri if data else None
     return await exports.finish_job(job_id, JobStatus.SUCCEEDED, output_uri=uri, ctx=ctx)
 

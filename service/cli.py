@@ -36,7 +36,9 @@ def _diagram(_: argparse.Namespace, __: Settings) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="framestate", description="The workflow status of video-editing projects.")
+    root = argparse.ArgumentParser(
+        prog="framestate", description="The workflow status of video-editing projects."
+    )
     commands = root.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="apply pending migrations, then serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")

@@ -56,7 +56,9 @@ async def add_clip(project_id: str, crop_data: dict[str, Any] | None, *, ctx: Co
     return ClipOut.of(await write(ctx.db, ctx.events, project_id, work))
 
 
-async def change_clip(project_id: str, clip_id: str, crop_data: dict[str, Any] | None, *, ctx: Context) -> ClipOut:
+async def change_clip(
+    project_id: str, clip_id: str, crop_data: dict[str, Any] | None, *, ctx: Context
+) -> ClipOut:
     _check_crop_data(crop_data)
 
     async def work(uow: UnitOfWork) -> Clip:
@@ -74,7 +76,9 @@ async def remove_clip(project_id: str, clip_id: str, *, ctx: Context) -> None:
     async def work(uow: UnitOfWork) -> None:
         clip = await _clip_of(uow, clip_id)
         await uow.session.delete(clip)
-        _clip_move(uow, Action.CLIP_REMOVED, clip.id, framed_delta=-int(clip.crop_data is not None), count_delta=-1)
+        _clip_move(
+            uow, Action.CLIP_REMOVED, clip.id, framed_delta=-int(clip.crop_data is not None), count_delta=-1
+        )
 
     await write(ctx.db, ctx.events, project_id, work)
 

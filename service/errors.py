@@ -80,19 +80,25 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", exc.__class__.__name__))
     extra: dict[str, Any] = {}
     detail = exc.detail
-    if isinstance(exc, ValidationException):
-        if isinstance(exc.extra, list):
-            extra["errors"] = exc.extra
-            messages = [f"{e.get('key', '')}: {e.get('message', '')}".strip(": ") for e in exc.extra if isinstance(e, dict)]
-            if messages:
-                detail = "; ".join(messages)
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        extra["errors"] = exc.extra
+        messages = [
+            f"{e.get('key', '')}: {e.get('message', '')}".strip(": ")
+            for e in exc.extra
+            if isinstance(e, dict)
+        ]
+        if messages:
+            detail = "; ".join(messages)
     return problem(exc.status_code, code, title, detail, **extra)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
-        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Internal error", "The service failed; it has been logged."
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error",
+        "The service failed; it has been logged.",
     )
 
 

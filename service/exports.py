@@ -18,7 +18,9 @@ from service.schemas import ExportJobOut
 from service.tables import IDEMPOTENCY_KEY_MAX, ExportJob, Project, Video
 from service.unit_of_work import UnitOfWork, write
 
-SUPERSEDED_MESSAGE = "Superseded: a newer framing export replaced the working video this overlay was rendering on."
+SUPERSEDED_MESSAGE = (
+    "Superseded: a newer framing export replaced the working video this overlay was rendering on."
+)
 FINISH_ACTIONS: dict[JobStatus, Action] = {
     JobStatus.SUCCEEDED: Action.JOB_SUCCEEDED,
     JobStatus.FAILED: Action.JOB_FAILED,
@@ -38,7 +40,9 @@ async def start_export(project_id: str, job_type: JobType, key: str | None, *, c
         if key is not None:
             seen = (
                 await uow.session.exec(
-                    select(ExportJob).where(ExportJob.project_id == project_id, ExportJob.idempotency_key == key)
+                    select(ExportJob).where(
+                        ExportJob.project_id == project_id, ExportJob.idempotency_key == key
+                    )
                 )
             ).one_or_none()
             if seen is not None:
@@ -90,7 +94,9 @@ async def get_export(job_id: str, *, ctx: Context) -> ExportJobOut:
 
 async def _project_of_job(job_id: str, ctx: Context) -> str:
     async with ctx.db.read() as session:
-        project_id = (await session.exec(select(ExportJob.project_id).where(ExportJob.id == job_id))).one_or_none()
+        project_id = (
+            await session.exec(select(ExportJob.project_id).where(ExportJob.id == job_id))
+        ).one_or_none()
     if project_id is None:
         raise NotFound(f"No export job with id {job_id!r}.")
     return project_id

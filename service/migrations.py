@@ -3,8 +3,9 @@
 import asyncio
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
+
+from alembic import command
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,6 @@ from service.tables import Project, StatusChange, new_id, utcnow
 from service.unit_of_work import UnitOfWork, write
 
 
-
 async def create_project(name: str, *, ctx: Context) -> ProjectOut:
     if not name.strip():
         raise ValidationFailed("name must contain something other than white space.")

@@ -33,9 +33,13 @@ class Settings:
                 f"(got {self.database_url!r})"
             )
         if logging.getLevelName(self.log_level.upper()) not in (10, 20, 30, 40, 50):
-            raise SettingsError(f"FRAMESTATE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {self.log_level!r})")
+            raise SettingsError(
+                f"FRAMESTATE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {self.log_level!r})"
+            )
         if not self.job_timeout_s > 0:
-            raise SettingsError(f"FRAMESTATE_JOB_TIMEOUT_S must be a positive number (got {self.job_timeout_s!r})")
+            raise SettingsError(
+                f"FRAMESTATE_JOB_TIMEOUT_S must be a positive number (got {self.job_timeout_s!r})"
+            )
 
     @property
     def is_sqlite(self) -> bool:

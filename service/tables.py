@@ -33,7 +33,7 @@ def _id() -> Any:
 def _project_fk() -> Any:
     return Field(
         sa_column_args=[ForeignKey("project.id", ondelete="CASCADE")],
-        sa_type=String(ID_LENGTH),  # type: ignore[call-overload]
+        sa_type=String(ID_LENGTH),
         nullable=False,
     )
 
@@ -46,15 +46,15 @@ class Project(SQLModel, table=True):
     )
 
     id: str = _id()
-    name: str = Field(sa_type=String(NAME_MAX))  # type: ignore[call-overload]
+    name: str = Field(sa_type=String(NAME_MAX))
     status: str = Field(max_length=32)
     version: int = Field(default=1)
     clip_count: int = Field(default=0)
     framed_clip_count: int = Field(default=0)
     working_video_id: str | None = Field(default=None, max_length=ID_LENGTH)
     final_video_id: str | None = Field(default=None, max_length=ID_LENGTH)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class Clip(SQLModel, table=True):
@@ -64,21 +64,23 @@ class Clip(SQLModel, table=True):
     id: str = _id()
     project_id: str = _project_fk()
     crop_data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class Video(SQLModel, table=True):
     __tablename__ = "video"
-    __table_args__ = (UniqueConstraint("project_id", "kind", "version", name="uq_video_project_kind_version"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "kind", "version", name="uq_video_project_kind_version"),
+    )
 
     id: str = _id()
     project_id: str = _project_fk()
     kind: str = Field(max_length=16)
     version: int
-    uri: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
+    uri: str | None = Field(default=None, sa_type=Text)
     job_id: str = Field(max_length=ID_LENGTH)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class ExportJob(SQLModel, table=True):
@@ -94,15 +96,15 @@ class ExportJob(SQLModel, table=True):
     type: str = Field(max_length=16)
     status: str = Field(max_length=16)
     progress: float = Field(default=0.0)
-    message: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
-    error: str | None = Field(default=None, sa_type=String(ERROR_MAX))  # type: ignore[call-overload]
+    message: str | None = Field(default=None, sa_type=Text)
+    error: str | None = Field(default=None, sa_type=String(ERROR_MAX))
     input_video_id: str | None = Field(default=None, max_length=ID_LENGTH)
     output_video_id: str | None = Field(default=None, max_length=ID_LENGTH)
-    idempotency_key: str | None = Field(default=None, sa_type=String(IDEMPOTENCY_KEY_MAX))  # type: ignore[call-overload]
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    reported_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    idempotency_key: str | None = Field(default=None, sa_type=String(IDEMPOTENCY_KEY_MAX))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    reported_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class StatusChange(SQLModel, table=True):
@@ -111,7 +113,7 @@ class StatusChange(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: str = _project_fk()
-    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     action: str = Field(max_length=32)
     from_status: str | None = Field(default=None, max_length=32)
     to_status: str = Field(max_length=32)

@@ -140,8 +140,10 @@ class UnitOfWork:
         """Compare-and-set the project row, then write the history row and the staged rows."""
         project = self.project
         if self._deleted:
-            cas = delete(Project).where(col(Project.id) == project.id, col(Project.version) == self.read_version)
-            if (await self.session.exec(cas)).rowcount != 1:  # type: ignore[call-overload]
+            removal = delete(Project).where(
+                col(Project.id) == project.id, col(Project.version) == self.read_version
+            )
+            if (await self.session.exec(removal)).rowcount != 1:
                 raise _LostRace
             return
         new_status = self._move.dest if self._move else self.status
@@ -167,7 +169,7 @@ class UnitOfWork:
             .where(col(Project.id) == project.id, col(Project.version) == self.read_version)
             .values(**values)
         )
-        if (await self.session.exec(cas)).rowcount != 1:  # type: ignore[call-overload]
+        if (await self.session.exec(cas)).rowcount != 1:
             raise _LostRace
         if self._move and new_status is not self.status:
             self.session.add(
@@ -214,5 +216,7 @@ async def write(
 def _is_retryable(exc: DBAPIError) -> bool:
     """Lock waits and conflicts that a fresh attempt resolves: SQLite's busy database, PostgreSQL's
     deadlock and serialization failures."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+    code = getattr(exc.orig, "sqlstate", None) or getattr(
+        getattr(exc.orig, "__cause__", None), "sqlstate", None
+    )
     return code in ("40001", "40P01") or "database is locked" in str(exc.orig)

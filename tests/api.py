@@ -17,36 +17,40 @@ class Api:
             assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
         return response
 
+    async def json(self, method: str, path: str, expect: int, **kwargs: Any) -> JSON:
+        body: JSON = (await self.call(method, path, expect, **kwargs)).json()
+        return body
+
     async def create_project(self, name: str = "Holiday reel") -> JSON:
-        return (await self.call("POST", "/v1/projects", 201, json={"name": name})).json()
+        return await self.json("POST", "/v1/projects", 201, json={"name": name})
 
     async def project(self, project_id: str) -> JSON:
-        return (await self.call("GET", f"/v1/projects/{project_id}", 200)).json()
+        return await self.json("GET", f"/v1/projects/{project_id}", 200)
 
     async def add_clip(self, project_id: str, crop_data: JSON | None = None) -> JSON:
-        return (await self.call("POST", f"/v1/projects/{project_id}/clips", 201, json={"crop_data": crop_data})).json()
+        return await self.json("POST", f"/v1/projects/{project_id}/clips", 201, json={"crop_data": crop_data})
 
     async def change_clip(self, project_id: str, clip_id: str, crop_data: JSON | None) -> JSON:
         path = f"/v1/projects/{project_id}/clips/{clip_id}"
-        return (await self.call("PATCH", path, 200, json={"crop_data": crop_data})).json()
+        return await self.json("PATCH", path, 200, json={"crop_data": crop_data})
 
     async def start(self, project_id: str, job_type: str, key: str | None = None) -> JSON:
         headers = {"Idempotency-Key": key} if key else {}
         path = f"/v1/projects/{project_id}/exports"
-        return (await self.call("POST", path, 202, json={"type": job_type}, headers=headers)).json()
+        return await self.json("POST", path, 202, json={"type": job_type}, headers=headers)
 
     async def progress(self, job_id: str, progress: float, message: str | None = None) -> JSON:
         body = {"progress": progress, "message": message}
-        return (await self.call("POST", f"/v1/exports/{job_id}/progress", 200, json=body)).json()
+        return await self.json("POST", f"/v1/exports/{job_id}/progress", 200, json=body)
 
     async def succeed(self, job_id: str, uri: str | None = None) -> JSON:
-        return (await self.call("POST", f"/v1/exports/{job_id}/succeed", 200, json={"output_uri": uri})).json()
+        return await self.json("POST", f"/v1/exports/{job_id}/succeed", 200, json={"output_uri": uri})
 
     async def fail(self, job_id: str, error: str = "encoder crashed") -> JSON:
-        return (await self.call("POST", f"/v1/exports/{job_id}/fail", 200, json={"error": error})).json()
+        return await self.json("POST", f"/v1/exports/{job_id}/fail", 200, json={"error": error})
 
     async def cancel(self, job_id: str) -> JSON:
-        return (await self.call("POST", f"/v1/exports/{job_id}/cancel", 200)).json()
+        return await self.json("POST", f"/v1/exports/{job_id}/cancel", 200)
 
     async def history(self, project_id: str) -> list[JSON]:
         rows: list[JSON] = (await self.call("GET", f"/v1/projects/{project_id}/history", 200)).json()

@@ -24,7 +24,12 @@ def free_port() -> int:
 def running_server(database_url: str, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Start `framestate serve`, wait for uvicorn to say it is ready, yield its base URL, stop it."""
     port = free_port()
-    env = {**os.environ, "FRAMESTATE_DATABASE_URL": database_url, "FRAMESTATE_LOG_LEVEL": "INFO", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "FRAMESTATE_DATABASE_URL": database_url,
+        "FRAMESTATE_LOG_LEVEL": "INFO",
+        **(extra_env or {}),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
         cwd=ROOT,

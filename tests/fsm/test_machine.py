@@ -59,8 +59,11 @@ def test_machine_accepts_exactly_what_the_guards_allow_and_lands_on_the_oracle(m
 
 def test_allowed_actions_are_the_starts_whose_guards_pass() -> None:
     for facts in ALL_FACTS:
-        expected = [a for a in (Action.START_FRAMING_EXPORT, Action.START_OVERLAY_EXPORT)
-                    if contract_guard(facts, Move(a))]
+        expected = [
+            a
+            for a in (Action.START_FRAMING_EXPORT, Action.START_OVERLAY_EXPORT)
+            if contract_guard(facts, Move(a))
+        ]
         assert allowed_actions(status_from_facts(facts), facts) == expected
 
 

@@ -1,6 +1,7 @@
 """Exports that overlap, refreshes from a new client or a restarted app, the history, and a race."""
 
 import asyncio
+import itertools
 import random
 
 import httpx
@@ -35,7 +36,12 @@ async def test_overlay_started_during_framing_is_superseded_when_framing_succeed
     superseded = (await api.call("GET", f"/v1/exports/{overlay['id']}", 200)).json()
     assert superseded["status"] == "superseded"
     assert superseded["finished_at"] is not None
-    for callback, body in (("progress", {"progress": 90}), ("succeed", {}), ("fail", {"error": "x"}), ("cancel", None)):
+    for callback, body in (
+        ("progress", {"progress": 90}),
+        ("succeed", {}),
+        ("fail", {"error": "x"}),
+        ("cancel", None),
+    ):
         response = await api.call("POST", f"/v1/exports/{overlay['id']}/{callback}", 409, json=body)
         assert response.json()["code"] == "job_not_active"
         assert response.json()["job_status"] == "superseded"
@@ -107,7 +113,9 @@ async def _facts_of(api: Api, project_id: str) -> Facts:
     )
 
 
-async def _random_request(api: Api, project_id: str, clips: list[str], jobs: list[str], rng: random.Random) -> int:
+async def _random_request(
+    api: Api, project_id: str, clips: list[str], jobs: list[str], rng: random.Random
+) -> int:
     kind = rng.choice(["framing", "overlay", "progress", "succeed", "fail", "cancel", "clip", "crop"])
     if kind in ("framing", "overlay"):
         response = await api.client.post(f"/v1/projects/{project_id}/exports", json={"type": kind})
@@ -116,14 +124,12 @@ async def _random_request(api: Api, project_id: str, clips: list[str], jobs: lis
     elif kind == "clip":
         response = await api.client.post(f"/v1/projects/{project_id}/clips", json={"crop_data": CROP})
     elif kind == "crop":
-        body = {"crop_data": rng.choice([None, CROP])}
-        response = await api.client.patch(f"/v1/projects/{project_id}/clips/{rng.choice(clips)}", json=body)
+        crop = {"crop_data": rng.choice([None, CROP])}
+        response = await api.client.patch(f"/v1/projects/{project_id}/clips/{rng.choice(clips)}", json=crop)
     else:
         job = rng.choice(jobs) if jobs else "none"
-        body: JSON | None = {"progress": rng.randint(0, 100)} if kind == "progress" else {}
-        if kind == "fail":
-            body = {"error": "worker died"}
-        response = await api.client.post(f"/v1/exports/{job}/{kind}", json=body)
+        bodies: dict[str, JSON] = {"progress": {"progress": rng.randint(0, 100)}, "fail": {"error": "died"}}
+        response = await api.client.post(f"/v1/exports/{job}/{kind}", json=bodies.get(kind, {}))
     return response.status_code
 
 
@@ -140,12 +146,14 @@ async def _race(api: Api) -> None:
     clips = [c["id"] for c in (await api.call("GET", f"/v1/projects/{project['id']}/clips", 200)).json()]
     jobs: list[str] = []
     for _round in range(5):
-        statuses = await asyncio.gather(*(_random_request(api, project["id"], clips, jobs, rng) for _ in range(20)))
+        statuses = await asyncio.gather(
+            *(_random_request(api, project["id"], clips, jobs, rng) for _ in range(20))
+        )
         assert 500 not in statuses
         assert set(statuses) <= {200, 201, 202, 404, 409}
         card = await api.project(project["id"])
         assert card["status"] == status_from_facts(await _facts_of(api, project["id"]))
         history = await api.history(project["id"])
         assert history[-1]["to_status"] == card["status"]
-        for previous, row in zip(history, history[1:], strict=False):
+        for previous, row in itertools.pairwise(history):
             assert row["from_status"] == previous["to_status"]

@@ -48,7 +48,12 @@ async def test_give_one_clip_crop_data(api: Api) -> None:
 async def test_start_a_framing_export(api: Api) -> None:
     project = await api.framed_project()
     job = await api.start(project["id"], "framing")
-    assert (job["type"], job["status"], job["progress"], job["input_video_id"]) == ("framing", "queued", 0, None)
+    assert (job["type"], job["status"], job["progress"], job["input_video_id"]) == (
+        "framing",
+        "queued",
+        0,
+        None,
+    )
     card = await api.project(project["id"])
     assert card["status"] == "exporting_framing"
     assert card["status_label"] == "Framing…"
@@ -203,9 +208,13 @@ async def test_list_projects_newest_first_with_cursor_and_filter(api: Api) -> No
     newest_first = [p["id"] for p in reversed(created)]
     first = (await api.call("GET", "/v1/projects", 200, params={"limit": 2})).json()
     assert _ids(first) == newest_first[:2]
-    second = (await api.call("GET", "/v1/projects", 200, params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    second = (
+        await api.call("GET", "/v1/projects", 200, params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
     assert _ids(second) == newest_first[2:4]
-    third = (await api.call("GET", "/v1/projects", 200, params={"limit": 2, "cursor": second["next_cursor"]})).json()
+    third = (
+        await api.call("GET", "/v1/projects", 200, params={"limit": 2, "cursor": second["next_cursor"]})
+    ).json()
     assert (_ids(third), third["next_cursor"]) == (newest_first[4:], None)
     for status in ("exporting", "exporting_framing"):
         page = (await api.call("GET", "/v1/projects", 200, params={"status": status})).json()
