@@ -48,8 +48,13 @@ MACHINE = Machine(
 )
 
 
+_TRIGGERS_BY_SOURCE = {(t.action, t.source) for t in TRANSITIONS}
+
+
 def decide(source: Status, facts: Facts, move: Move) -> Status | None:
     """The status `move` leads to from `source` with these facts, or None where the machine refuses it."""
+    if (move.action, source) not in _TRIGGERS_BY_SOURCE:
+        return None  # no row at all: the machine would only log that it cannot trigger
     with _LOCK:
         MACHINE.set_state(source.value, _DECIDER)
         if not _DECIDER.trigger(move.action.value, facts, move):  # type: ignore[attr-defined]

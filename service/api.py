@@ -8,11 +8,12 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from fsm.diagram import describe
 from fsm.facts import JobStatus
-from service import clips, exports, projects
+from service import clips, exports, projects, streams
 from service.context import Context
 from service.errors import PROBLEM_JSON, problem
 from service.schemas import (
@@ -158,6 +159,22 @@ async def cancel_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
     return await exports.finish_job(job_id, JobStatus.CANCELLED, ctx=ctx)
 
 
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@get("/v1/projects/{project_id:str}/events", responses=_errors(404))
+async def project_events(project_id: FromPath[str], ctx: Ctx) -> Stream:
+    """Server-Sent Events: the project now, then the whole project after every committed change."""
+    frames = await streams.project_events(project_id, ctx=ctx)
+    return Stream(frames, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@get("/v1/events")
+async def all_events(ctx: Ctx) -> Stream:
+    """Server-Sent Events: every committed change of any project, and deletions."""
+    return Stream(streams.all_events(ctx=ctx), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
 @get("/v1/state-machine", sync_to_thread=False)
 def state_machine() -> StateMachineOut:
     return msgspec.convert(describe(), StateMachineOut)
@@ -187,6 +204,8 @@ ROUTES = [
     succeed_export,
     fail_export,
     cancel_export,
+    project_events,
+    all_events,
     state_machine,
     health,
 ]

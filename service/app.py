@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
@@ -12,7 +13,9 @@ from service.context import Context
 from service.db import Database
 from service.errors import EXCEPTION_HANDLERS
 from service.events import Events
+from service.projects import find_project
 from service.settings import Settings
+from service.strict_body import check_body_types
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -25,10 +28,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = Database.open(settings)
-        app.state.ctx = Context(settings=settings, db=db, events=Events())
+        events = Events(settings, partial(find_project, db=db))
+        await events.start()
+        app.state.ctx = Context(settings=settings, db=db, events=events)
         try:
             yield
         finally:
+            await events.stop()
             await db.close()
 
     return Litestar(
@@ -37,5 +43,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
+        before_request=check_body_types,
         openapi_config=OpenAPIConfig(title="framestate", version="1.0.0", path="/schema"),
     )

@@ -1,19 +1,209 @@
-"""Where every committed change of a project is announced.
+"""Announcing committed changes of projects, and fanning them out to event-stream subscribers.
 
-The unit of work calls `Events.project_changed` or `Events.project_deleted` once, after its
-transaction commits and never for a refused request. This class only counts; the event streams
-subscribe here.
+A write stages its announcement inside its own transaction and confirms it after the commit
+(`stage`, then `committed`), so a refused or rolled-back request announces nothing:
+
+- on SQLite (one process) `committed` hands the change to this process's hub directly;
+- on PostgreSQL `stage` runs `pg_notify` in the transaction, which PostgreSQL delivers only on
+  commit, to every process LISTENing, this one included. The payload is the project id and its
+  version, far below PostgreSQL's 8 kB cap, and no extra connection is opened per change.
+
+Each process loads a changed project's card once, encodes it once as an SSE frame, and hands the
+same bytes to every subscriber that wants it. Loads of one project run one at a time; a change that
+arrives meanwhile triggers one more load, so a burst costs two loads, not one per change, and
+versions only ever go up. A subscriber is a bounded queue: one that falls too far behind is closed
+(its client reconnects and starts again from a fresh snapshot), so a slow or vanished client costs
+nothing but its own buffer.
 """
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+import asyncpg
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.settings import Settings
+
+CHANNEL = "framestate"
+SUBSCRIBER_BUFFER = 1000
+log = logging.getLogger("framestate")
+
+CardLoader = Callable[[str], Awaitable[msgspec.Struct | None]]
+"""Loads a project's current card, or None when the project no longer exists."""
+
+
+def sse_frame(event: str, data: bytes) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
 
 
 @dataclass(slots=True)
+class Frame:
+    project_id: str
+    version: int | None  # None: the project was deleted
+    data: bytes
+
+
+@dataclass(eq=False, slots=True)
+class Subscriber:
+    """One open event stream: every project (`project_id` None) or one."""
+
+    project_id: str | None
+    queue: asyncio.Queue[Frame | None] = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_BUFFER))
+    closed: bool = False
+
+    def offer(self, frame: Frame) -> None:
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.close()
+
+    def close(self) -> None:
+        """End the stream: the reader sees None once it has drained what is queued."""
+        if self.closed:
+            return
+        self.closed = True
+        while True:
+            try:
+                self.queue.put_nowait(None)
+                return
+            except asyncio.QueueFull:
+                self.queue.get_nowait()
+
+
 class Events:
-    published: int = field(default=0)
+    def __init__(self, settings: Settings, load_card: CardLoader) -> None:
+        self._postgres = not settings.is_sqlite
+        self._dsn = make_url(settings.database_url).set(drivername="postgresql").render_as_string(False)
+        self._load_card = load_card
+        self._everything: set[Subscriber] = set()
+        self._by_project: dict[str, set[Subscriber]] = {}
+        self._loading: dict[str, bool] = {}  # project id -> another change arrived during the load
+        self._listener: asyncpg.Connection | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.published = 0
 
-    async def project_changed(self, project_id: str, version: int) -> None:
-        self.published += 1
+    async def start(self) -> None:
+        if self._postgres:
+            self._listener = await asyncpg.connect(self._dsn)
+            await self._listener.add_listener(CHANNEL, self._on_notify)
+            self._listener.add_termination_listener(self._on_listener_lost)
 
-    async def project_deleted(self, project_id: str) -> None:
+    async def stop(self) -> None:
+        for subscriber in [*self._everything, *(s for subs in self._by_project.values() for s in subs)]:
+            subscriber.close()
+        if self._listener is not None and not self._listener.is_closed():
+            self._listener.remove_termination_listener(self._on_listener_lost)
+            await self._listener.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # The writer's side.
+
+    async def stage(self, session: AsyncSession, project_id: str, version: int | None) -> None:
+        """Inside the write's transaction, before its commit."""
+        if self._postgres:
+            payload = f"{project_id}:{'' if version is None else version}"
+            await session.exec(
+                text("SELECT pg_notify(:channel, :payload)").bindparams(channel=CHANNEL, payload=payload)
+            )  # type: ignore[call-overload]
+
+    async def committed(self, project_id: str, version: int | None) -> None:
+        """After the write's commit."""
         self.published += 1
+        if not self._postgres:
+            self._changed(project_id, version)
+
+    # The subscriber's side.
+
+    def subscribe(self, project_id: str | None) -> Subscriber:
+        subscriber = Subscriber(project_id)
+        if project_id is None:
+            self._everything.add(subscriber)
+        else:
+            self._by_project.setdefault(project_id, set()).add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        subscriber.closed = True
+        if subscriber.project_id is None:
+            self._everything.discard(subscriber)
+        elif (subs := self._by_project.get(subscriber.project_id)) is not None:
+            subs.discard(subscriber)
+            if not subs:
+                del self._by_project[subscriber.project_id]
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._everything) + sum(len(subs) for subs in self._by_project.values())
+
+    # Fan-out.
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        project_id, _, version = payload.partition(":")
+        self._changed(project_id, int(version) if version else None)
+
+    def _on_listener_lost(self, _conn: object) -> None:
+        """Changes may be missed from here on: end every stream, so that clients start afresh."""
+        log.error("lost the PostgreSQL LISTEN connection; closing every event stream")
+        for subscriber in [*self._everything, *(s for subs in self._by_project.values() for s in subs)]:
+            subscriber.close()
+        task = asyncio.get_running_loop().create_task(self._relisten())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _relisten(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self.start()
+                log.warning("PostgreSQL LISTEN connection restored")
+                return
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _changed(self, project_id: str, version: int | None) -> None:
+        if not self._everything and project_id not in self._by_project:
+            return
+        if version is None:
+            self._fan_out(
+                Frame(project_id, None, sse_frame("deleted", msgspec.json.encode({"id": project_id})))
+            )
+            return
+        if project_id in self._loading:
+            self._loading[project_id] = True
+            return
+        self._loading[project_id] = False
+        task = asyncio.get_running_loop().create_task(self._load_and_fan_out(project_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _load_and_fan_out(self, project_id: str) -> None:
+        sent = 0
+        try:
+            while True:
+                self._loading[project_id] = False
+                card = await self._load_card(project_id)
+                version = getattr(card, "version", 0)
+                if card is not None and version > sent:
+                    sent = version
+                    self._fan_out(Frame(project_id, version, sse_frame("project", msgspec.json.encode(card))))
+                if not self._loading[project_id]:
+                    return
+        except Exception:
+            log.exception("could not load project %s for its subscribers", project_id)
+        finally:
+            del self._loading[project_id]
+
+    def _fan_out(self, frame: Frame) -> None:
+        for subscriber in self._everything:
+            subscriber.offer(frame)
+        for subscriber in self._by_project.get(frame.project_id, ()):
+            subscriber.offer(frame)

@@ -12,6 +12,7 @@ from fsm.status import EXPORTING, EXPORTING_CHILDREN
 from fsm.table import INITIAL
 from service.cards import card, cards
 from service.context import Context
+from service.db import Database
 from service.errors import NotFound, ProjectBusy, ValidationFailed
 from service.schemas import HistoryEntry, ProjectOut, ProjectPage, as_utc
 from service.tables import Project, StatusChange, new_id, utcnow
@@ -30,16 +31,22 @@ async def create_project(name: str, *, ctx: Context) -> ProjectOut:
                 project_id=project.id, at=now, action=Action.PROJECT_CREATED.value, to_status=INITIAL.value
             )
         )
-    await ctx.events.project_changed(project.id, project.version)
+        await ctx.events.stage(session, project.id, project.version)
+    await ctx.events.committed(project.id, project.version)
     return card(project, [], {})
 
 
-async def get_project(project_id: str, *, ctx: Context) -> ProjectOut:
-    async with ctx.db.read() as session:
+async def find_project(project_id: str, *, db: Database) -> ProjectOut | None:
+    async with db.read() as session:
         project = await session.get(Project, project_id)
-        if project is None:
-            raise NotFound(f"No project with id {project_id!r}.")
-        return (await cards(session, [project]))[0]
+        return None if project is None else (await cards(session, [project]))[0]
+
+
+async def get_project(project_id: str, *, ctx: Context) -> ProjectOut:
+    found = await find_project(project_id, db=ctx.db)
+    if found is None:
+        raise NotFound(f"No project with id {project_id!r}.")
+    return found
 
 
 def _encode_cursor(project: Project) -> str:

@@ -104,8 +104,9 @@ class UnitOfWork:
         return self._dirty
 
     @property
-    def deleted(self) -> bool:
-        return self._deleted
+    def announced_version(self) -> int | None:
+        """The version the change is announced with; None when the project was deleted."""
+        return None if self._deleted else self.project.version
 
     def active_job(self, job_type: JobType) -> ExportJob | None:
         return next((job for job in self.active_jobs if job.type == job_type), None)
@@ -197,6 +198,7 @@ async def write(
                     result = await work(uow)
                     if uow.dirty:
                         await uow.save()
+                        await events.stage(session, project_id, uow.announced_version)
         except (_LostRace, IntegrityError):
             pass
         except DBAPIError as exc:
@@ -204,10 +206,7 @@ async def write(
                 raise
         else:
             if uow.dirty:
-                if uow.deleted:
-                    await events.project_deleted(project_id)
-                else:
-                    await events.project_changed(project_id, uow.project.version)
+                await events.committed(project_id, uow.announced_version)
             return result
         await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
     raise TooContended(f"Project {project_id!r} changed under every one of {MAX_ATTEMPTS} attempts.")
