@@ -16,9 +16,9 @@ class EventReader:
         self.response = response
         self._lines = response.aiter_lines()
 
-    async def next(self, timeout: float = EVENT_TIMEOUT_S) -> tuple[str, Any]:
+    async def next(self) -> tuple[str, Any]:
         """The next event as (name, decoded data); comments and `retry:` lines are skipped."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(EVENT_TIMEOUT_S):
             name, data = "message", []
             async for line in self._lines:
                 if line == "":
@@ -31,9 +31,9 @@ class EventReader:
                     data.append(line.removeprefix("data:").strip())
             raise EOFError("the stream ended")
 
-    async def ended(self, timeout: float = EVENT_TIMEOUT_S) -> bool:
+    async def ended(self) -> bool:
         """True once the server has closed the stream (whatever it still sends first is ignored)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(EVENT_TIMEOUT_S):
             async for _ in self._lines:
                 pass
         return True

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from service.settings import Settings
+from tests.api import JSON
 from tests.servers import running_server
 from tests.sse import events
 
@@ -25,19 +26,21 @@ async def client(server_url: str, settings: Settings) -> AsyncIterator[httpx.Asy
         yield client
 
 
-async def _post(client: httpx.AsyncClient, path: str, expect: int, body: object = None) -> dict:
+async def _post(client: httpx.AsyncClient, path: str, expect: int, body: object = None) -> JSON:
     response = await client.post(path, json=body)
     assert response.status_code == expect, response.text
-    return response.json() if response.content else {}
+    answer: JSON = response.json() if response.content else {}
+    return answer
 
 
-async def _complete_project(client: httpx.AsyncClient) -> dict:
+async def _complete_project(client: httpx.AsyncClient) -> JSON:
     project = await _post(client, "/v1/projects", 201, {"name": "Reel"})
     await _post(client, f"/v1/projects/{project['id']}/clips", 201, {"crop_data": CROP})
     for job_type in ("framing", "overlay"):
         job = await _post(client, f"/v1/projects/{project['id']}/exports", 202, {"type": job_type})
         await _post(client, f"/v1/exports/{job['id']}/succeed", 200, {"output_uri": f"mem://{job_type}"})
-    return (await client.get(f"/v1/projects/{project['id']}")).json()
+    card: JSON = (await client.get(f"/v1/projects/{project['id']}")).json()
+    return card
 
 
 async def test_a_reframe_as_a_project_subscriber_sees_it(client: httpx.AsyncClient) -> None:
@@ -145,13 +148,13 @@ async def test_a_change_made_through_one_replica_reaches_a_subscriber_of_another
         async with (
             httpx.AsyncClient(base_url=server_url, timeout=30) as reader,
             httpx.AsyncClient(base_url=other_url, timeout=30) as writer,
+            events(reader, "/v1/events") as board,
         ):
-            async with events(reader, "/v1/events") as board:
-                project = await _post(writer, "/v1/projects", 201, {"name": "Across"})
-                assert await board.next() == ("project", project)
-                async with events(reader, f"/v1/projects/{project['id']}/events") as card:
-                    assert (await card.next())[1] == project
-                    await _post(writer, f"/v1/projects/{project['id']}/clips", 201, {"crop_data": CROP})
-                    name, changed = await card.next()
-                    assert (name, changed["status"], changed["version"]) == ("project", "in_progress", 2)
-                    assert (await board.next())[1] == changed
+            project = await _post(writer, "/v1/projects", 201, {"name": "Across"})
+            assert await board.next() == ("project", project)
+            async with events(reader, f"/v1/projects/{project['id']}/events") as card:
+                assert (await card.next())[1] == project
+                await _post(writer, f"/v1/projects/{project['id']}/clips", 201, {"crop_data": CROP})
+                name, changed = await card.next()
+                assert (name, changed["status"], changed["version"]) == ("project", "in_progress", 2)
+                assert (await board.next())[1] == changed
