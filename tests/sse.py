@@ -19,7 +19,7 @@ class EventReader:
     async def next(self) -> tuple[str, Any]:
         """The next event as (name, decoded data); comments and `retry:` lines are skipped."""
         async with asyncio.timeout(EVENT_TIMEOUT_S):
-            name, data = "message", []
+            name, data = "message", list[str]()
             async for line in self._lines:
                 if line == "":
                     if data:
