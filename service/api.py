@@ -1,15 +1,18 @@
 """The HTTP handlers: each parses, calls one service function, and shapes the answer."""
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Response, delete, get, patch, post
+from litestar import MediaType, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
-from litestar.response import Stream
+from litestar.response import File, Stream
+from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from litestar.types import ControllerRouterHandler
 
 from fsm.diagram import describe
 from fsm.facts import JobStatus
@@ -180,6 +183,18 @@ def state_machine() -> StateMachineOut:
     return msgspec.convert(describe(), StateMachineOut)
 
 
+BOARD_DIR = Path(__file__).parent / "board"
+
+
+@get("/", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
+def board() -> File:
+    """The project board: live project cards, from `/v1/events`."""
+    return File(BOARD_DIR / "index.html", content_disposition_type="inline", media_type=MediaType.HTML)
+
+
+board_assets = create_static_files_router(path="/board", directories=[BOARD_DIR], include_in_schema=False)
+
+
 @get("/health", responses={503: ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON)})
 async def health(ctx: Ctx) -> Response[Any]:
     if await ctx.db.ping():
@@ -187,7 +202,7 @@ async def health(ctx: Ctx) -> Response[Any]:
     return problem(503, "database_unavailable", "Database unavailable", "The database does not answer.")
 
 
-ROUTES = [
+ROUTES: list[ControllerRouterHandler] = [
     create_project,
     list_projects,
     get_project,
@@ -208,5 +223,7 @@ ROUTES = [
     all_events,
     state_machine,
     health,
+    board,
+    board_assets,
 ]
 DEPENDENCIES = {"ctx": Provide(provide_context, sync_to_thread=False)}

@@ -14,8 +14,8 @@ from service.db import Database
 from service.errors import EXCEPTION_HANDLERS
 from service.events import Events
 from service.projects import find_project
+from service.request_checks import check_request
 from service.settings import Settings
-from service.strict_body import check_body_types
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -43,6 +43,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
-        before_request=check_body_types,
+        before_request=check_request,
         openapi_config=OpenAPIConfig(title="framestate", version="1.0.0", path="/schema"),
     )

@@ -5,6 +5,7 @@ import logging
 import sys
 
 from fsm.diagram import mermaid
+from fsm.facts import JobType
 from service.settings import Settings, SettingsError
 
 
@@ -31,6 +32,16 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> None:
     print(f"framestate: database is at the latest schema ({settings.database_url})")
 
 
+def _simulate(args: argparse.Namespace, _: Settings) -> int:
+    import asyncio
+
+    from service.simulate import simulate_export
+
+    return asyncio.run(
+        simulate_export(args.url, args.project_id, JobType(args.type), seconds=args.seconds, fail=args.fail)
+    )
+
+
 def _diagram(_: argparse.Namespace, __: Settings) -> None:
     sys.stdout.write(mermaid())
 
@@ -46,6 +57,13 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="apply pending migrations and exit").set_defaults(run=_migrate)
     commands.add_parser("diagram", help="print the state diagram (Mermaid)").set_defaults(run=_diagram)
+    simulate = commands.add_parser("simulate-export", help="play an export worker against a running service")
+    simulate.add_argument("project_id")
+    simulate.add_argument("--type", required=True, choices=[t.value for t in JobType])
+    simulate.add_argument("--seconds", type=float, default=5.0, help="how long the export takes (default 5)")
+    simulate.add_argument("--fail", action="store_true", help="fail at the end instead of succeeding")
+    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="the service (default %(default)s)")
+    simulate.set_defaults(run=_simulate)
     return root
 
 
@@ -57,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"framestate: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    args.run(args, settings)
-    return 0
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    status: int | None = args.run(args, settings)
+    return status or 0
 
 
 if __name__ == "__main__":

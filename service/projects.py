@@ -15,7 +15,7 @@ from service.context import Context
 from service.db import Database
 from service.errors import NotFound, ProjectBusy, ValidationFailed
 from service.schemas import HistoryEntry, ProjectOut, ProjectPage, as_utc
-from service.tables import Project, StatusChange, new_id, utcnow
+from service.tables import Project, StatusChange, is_id, new_id, utcnow
 from service.unit_of_work import UnitOfWork, write
 
 
@@ -59,7 +59,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, project_id = json.loads(raw)
         moment = as_utc(datetime.fromisoformat(created_at))
-        if not isinstance(project_id, str):
+        if not isinstance(project_id, str) or not is_id(project_id):
             raise TypeError(project_id)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise ValidationFailed("cursor is not one this service gave out.") from None

@@ -5,6 +5,7 @@ through the unit of work, which also moves the row's `version`, so they cannot d
 or the facts of a decision need no aggregate query.
 """
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +19,16 @@ ERROR_MAX = 2000
 IDEMPOTENCY_KEY_MAX = 200
 
 
+ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def is_id(value: str) -> bool:
+    """Whether `value` could be an id this service made (any other is simply unknown)."""
+    return ID_PATTERN.fullmatch(value) is not None
 
 
 def utcnow() -> datetime:

@@ -2,6 +2,7 @@
 right status and code, it is checked in the contract's order (size, shape, existence, rules), and a
 refused request changes nothing: no project's version moves, no history row, job or clip appears."""
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -126,7 +127,9 @@ MALFORMED = ['{"name": ', "{'type': 'framing'}", "not json at all", '{"progress"
 
 
 @pytest.mark.parametrize(("method", "path"), BODY_ENDPOINTS)
-@pytest.mark.parametrize("text", MALFORMED, ids=["truncated", "single-quotes", "prose", "trailing-comma", "bytes"])
+@pytest.mark.parametrize(
+    "text", MALFORMED, ids=["truncated", "single-quotes", "prose", "trailing-comma", "bytes"]
+)
 async def test_malformed_json_is_400(api: Api, method: str, path: str, text: str) -> None:
     world = await make_world(api)
     body = text.encode("latin-1") if text == "\xff\xfe" else text
@@ -151,6 +154,8 @@ WRONG_TYPES = [
     ("type-missing", "POST", "/v1/projects/{project}/exports", {}),
     ("progress-true", "POST", "/v1/exports/{job}/progress", {"progress": True}),
     ("progress-false", "POST", "/v1/exports/{job}/progress", {"progress": False}),
+    ("progress-string", "POST", "/v1/exports/{job}/progress", {"progress": "50"}),
+    ("progress-string-exp", "POST", "/v1/exports/{job}/progress", {"progress": "1e1"}),
     ("progress-null", "POST", "/v1/exports/{job}/progress", {"progress": None}),
     ("progress-missing", "POST", "/v1/exports/{job}/progress", {"message": "half way"}),
     ("progress-below-0", "POST", "/v1/exports/{job}/progress", {"progress": -1}),
@@ -168,14 +173,69 @@ WRONG_TYPES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [c[1:] for c in WRONG_TYPES], ids=[c[0] for c in WRONG_TYPES])
+@pytest.mark.parametrize(
+    ("method", "path", "body"), [c[1:] for c in WRONG_TYPES], ids=[c[0] for c in WRONG_TYPES]
+)
 async def test_wrong_type_or_value_is_400(api: Api, method: str, path: str, body: Any) -> None:
     world = await make_world(api)
     await refused(api, 400, "validation_error", method, world.fill(path), json=body)
 
 
+NUL_TEXT = [
+    ("name", "POST", "/v1/projects", {"name": "reel\u0000one"}, 201),
+    ("message", "POST", "/v1/exports/{job}/progress", {"progress": 20, "message": "frame\u00000"}, 200),
+    ("error", "POST", "/v1/exports/{job}/fail", {"error": "bad\u0000byte"}, 200),
+    ("output-uri", "POST", "/v1/exports/{job}/succeed", {"output_uri": "s3://a\u0000b.mp4"}, 200),
+    ("crop-data", "POST", "/v1/projects/{project}/clips", {"crop_data": {"label": "a\u0000b"}}, 201),
+]
+
+
 @pytest.mark.parametrize(
-    "name", ["", " ", "   \t\n  ", "\u00a0\u2003", "n" * 201], ids=["empty", "space", "blanks", "unicode-spaces", "201"]
+    ("method", "path", "body", "success"), [c[1:] for c in NUL_TEXT], ids=[c[0] for c in NUL_TEXT]
+)
+async def test_text_with_a_nul_character_is_400(
+    api: Api, method: str, path: str, body: JSON, success: int
+) -> None:
+    """Valid JSON strings may hold U+0000, but PostgreSQL cannot store it: it is refused on both
+    databases alike, as a validation_error that changes nothing."""
+    world = await make_world(api)
+    before = await snapshot(api)
+    problem = assert_problem(await api.call(method, world.fill(path), json=body), 400, "validation_error")
+    assert "NUL" in problem["detail"]
+    assert_unchanged(before, await snapshot(api))
+    clean = json.loads(json.dumps(body).replace("\\u0000", ""))
+    await api.call(method, world.fill(path), success, json=clean)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/projects/%00",
+        "/v1/projects/0123456789ABCDEF0123456789ABCDEF",
+        "/v1/projects/" + "a" * 31 + "%00",
+        "/v1/exports/%00",
+        "/v1/projects/{project}/clips/%00",
+        "/v1/projects/{project}/history",
+    ],
+)
+async def test_ids_this_service_never_made_are_unknown(api: Api, path: str) -> None:
+    world = await make_world(api)
+    if path.endswith("/history"):
+        path = path.replace("{project}", world.project["id"][:-1] + "\u0000")
+    for method in ("PATCH", "DELETE") if "/clips/" in path else ("GET",):
+        response = await api.call(method, world.fill(path), json={"crop_data": None})
+        assert_problem(response, 404, "not_found")
+
+
+async def test_a_cursor_naming_a_strange_id_is_400(api: Api) -> None:
+    forged = base64.urlsafe_b64encode(json.dumps(["2026-01-01T00:00:00+00:00", "x\u0000"]).encode()).decode()
+    assert_problem(await api.call("GET", "/v1/projects", params={"cursor": forged}), 400, "validation_error")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", " ", "   \t\n  ", "\u00a0\u2003", "n" * 201],
+    ids=["empty", "space", "blanks", "unicode-spaces", "201"],
 )
 async def test_bad_project_name_is_400(api: Api, name: str) -> None:
     await make_world(api)
@@ -183,7 +243,9 @@ async def test_bad_project_name_is_400(api: Api, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["n" * 200, "  spaced out  ", "\tTabbed\n", "é" * 200, "x"], ids=["200", "spaces", "tabs", "200-accented", "1"]
+    "name",
+    ["n" * 200, "  spaced out  ", "\tTabbed\n", "é" * 200, "x"],
+    ids=["200", "spaces", "tabs", "200-accented", "1"],
 )
 async def test_good_project_name_is_stored_as_given(api: Api, name: str) -> None:
     created = await api.create_project(name)
@@ -200,7 +262,9 @@ async def test_crop_data_deeper_than_32_is_400(api: Api, method: str) -> None:
     deep_list: Any = {}
     for _ in range(40):
         deep_list = [deep_list]
-    await refused(api, 400, "validation_error", method, world.fill(path), json={"crop_data": {"k": deep_list}})
+    await refused(
+        api, 400, "validation_error", method, world.fill(path), json={"crop_data": {"k": deep_list}}
+    )
 
 
 async def test_crop_data_32_deep_is_accepted(api: Api) -> None:
@@ -219,7 +283,9 @@ async def test_bad_idempotency_key_is_400(api: Api, key: str) -> None:
     world = await make_world(api)
     path = world.fill("/v1/projects/{other}/exports")
     await api.add_clip(world.other["id"], KEYFRAMES)  # a start would be allowed
-    await refused(api, 400, "validation_error", "POST", path, json={"type": "framing"}, headers={"Idempotency-Key": key})
+    await refused(
+        api, 400, "validation_error", "POST", path, json={"type": "framing"}, headers={"Idempotency-Key": key}
+    )
 
 
 async def test_idempotency_key_of_200_characters_is_accepted(api: Api) -> None:
@@ -293,7 +359,7 @@ async def test_body_of_exactly_1_mib_is_not_too_large(api: Api) -> None:
 # ---------------------------------------------------------------------------------------------
 # 404 not_found, 405 method_not_allowed
 
-UNKNOWN_PROJECT = [
+UNKNOWN_PROJECT: list[tuple[str, str, JSON | None]] = [
     ("GET", "/v1/projects/{unknown}", None),
     ("DELETE", "/v1/projects/{unknown}", None),
     ("GET", "/v1/projects/{unknown}/history", None),
@@ -305,7 +371,7 @@ UNKNOWN_PROJECT = [
     ("GET", "/v1/projects/{unknown}/exports", None),
     ("GET", "/v1/projects/{unknown}/events", None),
 ]
-UNKNOWN_CLIP = [
+UNKNOWN_CLIP: list[tuple[str, str, JSON | None]] = [
     ("PATCH", "/v1/projects/{project}/clips/{unknown}", {"crop_data": None}),
     ("DELETE", "/v1/projects/{project}/clips/{unknown}", None),
     ("PATCH", "/v1/projects/{project}/clips/{other_clip}", {"crop_data": KEYFRAMES}),
@@ -313,7 +379,7 @@ UNKNOWN_CLIP = [
     ("PATCH", "/v1/projects/{other}/clips/{clip}", {"crop_data": None}),
     ("DELETE", "/v1/projects/{other}/clips/{clip}", None),
 ]
-UNKNOWN_JOB = [
+UNKNOWN_JOB: list[tuple[str, str, JSON | None]] = [
     ("GET", "/v1/exports/{unknown}", None),
     ("POST", "/v1/exports/{unknown}/progress", {"progress": 50}),
     ("POST", "/v1/exports/{unknown}/succeed", {"output_uri": "s3://x.mp4"}),
@@ -372,8 +438,14 @@ async def test_wrong_method_is_405(api: Api, method: str, path: str) -> None:
 
 async def test_start_overlay_without_working_video_is_transition_not_allowed(api: Api) -> None:
     project = await api.framed_project()
-    body = await refused(api, 409, "transition_not_allowed", "POST", f"/v1/projects/{project['id']}/exports",
-                         json={"type": "overlay"})
+    body = await refused(
+        api,
+        409,
+        "transition_not_allowed",
+        "POST",
+        f"/v1/projects/{project['id']}/exports",
+        json={"type": "overlay"},
+    )
     assert body["project_status"] == "in_progress"
     assert body["allowed_actions"] == ["start_framing_export"]
 
@@ -381,16 +453,28 @@ async def test_start_overlay_without_working_video_is_transition_not_allowed(api
 async def test_start_framing_without_framed_clips_is_transition_not_allowed(api: Api) -> None:
     project = await api.create_project()
     await api.add_clip(project["id"], None)
-    body = await refused(api, 409, "transition_not_allowed", "POST", f"/v1/projects/{project['id']}/exports",
-                         json={"type": "framing"})
+    body = await refused(
+        api,
+        409,
+        "transition_not_allowed",
+        "POST",
+        f"/v1/projects/{project['id']}/exports",
+        json={"type": "framing"},
+    )
     assert body["project_status"] == "not_started"
     assert body["allowed_actions"] == []
 
 
 async def test_start_overlay_while_framing_without_video_is_transition_not_allowed(api: Api) -> None:
     world = await make_world(api)
-    body = await refused(api, 409, "transition_not_allowed", "POST", world.fill("/v1/projects/{project}/exports"),
-                         json={"type": "overlay"})
+    body = await refused(
+        api,
+        409,
+        "transition_not_allowed",
+        "POST",
+        world.fill("/v1/projects/{project}/exports"),
+        json={"type": "overlay"},
+    )
     assert body["project_status"] == "exporting_framing"
     assert body["allowed_actions"] == []
 
@@ -413,8 +497,14 @@ async def test_export_already_active_wins_over_transition_not_allowed(api: Api) 
     project = await api.project(world.project["id"])
     assert project["framed_clip_count"] == 0
     assert project["status"] == "exporting_framing"
-    body = await refused(api, 409, "export_already_active", "POST", world.fill("/v1/projects/{project}/exports"),
-                         json={"type": "framing"})
+    body = await refused(
+        api,
+        409,
+        "export_already_active",
+        "POST",
+        world.fill("/v1/projects/{project}/exports"),
+        json={"type": "framing"},
+    )
     assert body["job_id"] == world.job["id"]
 
 
@@ -433,8 +523,15 @@ async def test_idempotency_key_reused_with_another_type_is_409(api: Api) -> None
     project = await api.complete_project()
     await api.start(project["id"], "framing", key="render-1")
     path = f"/v1/projects/{project['id']}/exports"
-    await refused(api, 409, "idempotency_key_reused", "POST", path, json={"type": "overlay"},
-                  headers={"Idempotency-Key": "render-1"})
+    await refused(
+        api,
+        409,
+        "idempotency_key_reused",
+        "POST",
+        path,
+        json={"type": "overlay"},
+        headers={"Idempotency-Key": "render-1"},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,15 +549,38 @@ TOO_LARGE = json.dumps({"crop_data": {"blob": "x" * MIB}})
         # size before existence
         (413, "payload_too_large", "POST", "/v1/projects/{unknown}/clips", raw(TOO_LARGE)),
         (413, "payload_too_large", "PATCH", "/v1/projects/{project}/clips/{unknown}", raw(TOO_LARGE)),
-        (413, "payload_too_large", "POST", "/v1/exports/{unknown}/fail", raw(json.dumps({"error": "e" * MIB}))),
+        (
+            413,
+            "payload_too_large",
+            "POST",
+            "/v1/exports/{unknown}/fail",
+            raw(json.dumps({"error": "e" * MIB})),
+        ),
         # shape before existence
         (400, "validation_error", "POST", "/v1/projects/{unknown}/clips", raw('{"crop_data": ')),
         (400, "validation_error", "POST", "/v1/projects/{unknown}/clips", {"json": {"crop_data": "x"}}),
-        (400, "validation_error", "POST", "/v1/projects/{unknown}/clips", {"json": {"crop_data": nested(33)}}),
-        (400, "validation_error", "PATCH", "/v1/projects/{project}/clips/{unknown}", {"json": {"crop_data": [1]}}),
+        (
+            400,
+            "validation_error",
+            "POST",
+            "/v1/projects/{unknown}/clips",
+            {"json": {"crop_data": nested(33)}},
+        ),
+        (
+            400,
+            "validation_error",
+            "PATCH",
+            "/v1/projects/{project}/clips/{unknown}",
+            {"json": {"crop_data": [1]}},
+        ),
         (400, "validation_error", "POST", "/v1/projects/{unknown}/exports", {"json": {"type": "thumbnail"}}),
-        (400, "validation_error", "POST", "/v1/projects/{unknown}/exports",
-         {"json": {"type": "framing"}, "headers": {"Idempotency-Key": "k" * 201}}),
+        (
+            400,
+            "validation_error",
+            "POST",
+            "/v1/projects/{unknown}/exports",
+            {"json": {"type": "framing"}, "headers": {"Idempotency-Key": "k" * 201}},
+        ),
         (400, "validation_error", "POST", "/v1/exports/{unknown}/progress", raw("{")),
         (400, "validation_error", "POST", "/v1/exports/{unknown}/progress", {"json": {"progress": 101}}),
         (400, "validation_error", "POST", "/v1/exports/{unknown}/progress", {"json": {"progress": True}}),
@@ -481,16 +601,28 @@ async def test_checks_run_in_contract_order(
 async def test_shape_is_checked_before_the_rules_on_a_finished_job(api: Api) -> None:
     world = await make_world(api)
     await api.succeed(world.job["id"], "s3://done.mp4")
-    await refused(api, 400, "validation_error", "POST", world.fill("/v1/exports/{job}/progress"),
-                  json={"progress": 101})
-    await refused(api, 400, "validation_error", "POST", world.fill("/v1/exports/{job}/fail"), json={"error": ""})
-    await refused(api, 409, "job_not_active", "POST", world.fill("/v1/exports/{job}/fail"), json={"error": "late"})
+    await refused(
+        api, 400, "validation_error", "POST", world.fill("/v1/exports/{job}/progress"), json={"progress": 101}
+    )
+    await refused(
+        api, 400, "validation_error", "POST", world.fill("/v1/exports/{job}/fail"), json={"error": ""}
+    )
+    await refused(
+        api, 409, "job_not_active", "POST", world.fill("/v1/exports/{job}/fail"), json={"error": "late"}
+    )
 
 
 async def test_shape_is_checked_before_the_rules_on_a_start(api: Api) -> None:
     project = await api.create_project()  # no framed clip: every start breaks a rule
     path = f"/v1/projects/{project['id']}/exports"
     await refused(api, 400, "validation_error", "POST", path, json={"type": "thumbnail"})
-    await refused(api, 400, "validation_error", "POST", path, json={"type": "framing"},
-                  headers={"Idempotency-Key": "k" * 201})
+    await refused(
+        api,
+        400,
+        "validation_error",
+        "POST",
+        path,
+        json={"type": "framing"},
+        headers={"Idempotency-Key": "k" * 201},
+    )
     await refused(api, 409, "transition_not_allowed", "POST", path, json={"type": "framing"})

@@ -1,0 +1,74 @@
+"""Checks every request passes before its handler runs, in the contract's order: size, shape, existence.
+
+- Litestar converts a body to its declared type leniently (`{"progress": "50"}` would become 50);
+  the contract calls a wrong type a 400, so the body is decoded once more, strictly, against the
+  same declared type. The handler's own parse then never sees a value refused here.
+- Text may not contain the NUL character: PostgreSQL cannot store it, and no name, message or URI
+  needs it. Refusing it everywhere keeps both databases alike.
+- An id in the path that this service could never have made (ids are 32 lower-case hex
+  characters) is unknown: 404 without a database round trip.
+"""
+
+from typing import Any
+
+import msgspec
+from litestar import Request
+from litestar.exceptions import ValidationException
+
+from service.errors import NotFound
+from service.tables import is_id
+
+PATH_IDS = {"project_id": "project", "clip_id": "clip", "job_id": "export job"}
+
+
+def _nul_at(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if (found := _nul_at(key, path) or _nul_at(item, f"{path}.{key}" if path else key)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _nul_at(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+def _body_error(request: Request[Any, Any, Any], key: str, message: str) -> ValidationException:
+    return ValidationException(
+        f"Validation failed for {request.method} {request.url.path}",
+        extra=[{"message": message, "key": key, "source": "body"}],
+    )
+
+
+async def _check_body(request: Request[Any, Any, Any]) -> None:
+    field = request.route_handler.parsed_data_field
+    if field is None:
+        return
+    raw = await request.body()
+    if not raw:
+        if not field.is_optional:
+            raise ValidationException("The request body is missing: this endpoint takes a JSON object.")
+        return
+    try:
+        msgspec.json.decode(raw, type=field.annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        message, _, at = str(exc).partition(" - at ")
+        raise _body_error(request, at.strip("`").removeprefix("$").lstrip(".") or "data", message) from None
+    except msgspec.DecodeError as exc:
+        raise ValidationException(f"JSON is malformed: {exc}") from None
+    if b"\\u0000" in raw and (nul := _nul_at(msgspec.json.decode(raw), "")) is not None:
+        raise _body_error(request, nul or "data", "Text may not contain the NUL character (\\u0000)")
+
+
+def _check_path_ids(request: Request[Any, Any, Any]) -> None:
+    for name, kind in PATH_IDS.items():
+        value = request.path_params.get(name)
+        if value is not None and not is_id(value):
+            raise NotFound(f"No {kind} with id {value!r}.")
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    await _check_body(request)
+    _check_path_ids(request)
