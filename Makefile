@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate test lint format diagram clean
+.PHONY: help install browser run migrate test lint format diagram screenshot clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,7 +26,15 @@ run: install ## migrate the database and serve the API on $(HOST):$(PORT) (SQLit
 migrate: install ## apply pending migrations and exit
 	$(BIN)/framestate migrate
 
-test: install ## run every test: SQLite always, PostgreSQL at 127.0.0.1:5432 when it answers (required when CI=true)
+browser: ## install Debian's Chromium for the browser test, where it is missing and can be installed
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "could not install chromium: the browser test will say so"; \
+	  else echo "chromium is missing and cannot be installed here: the browser test will say so"; fi; }
+
+test: install browser ## run every test: SQLite always, PostgreSQL at 127.0.0.1:5432 when it answers (required when CI=true)
 	$(BIN)/python -m pytest
 
 lint: install ## ruff (lint and format check) and mypy --strict
@@ -40,6 +48,9 @@ format: install ## let ruff fix imports and formatting
 
 diagram: install ## print the state diagram (Mermaid) generated from the machine
 	@$(BIN)/framestate diagram
+
+screenshot: install browser ## run the browser test and save the board mid-export as docs/board.png
+	FRAMESTATE_SCREENSHOT=docs/board.png $(BIN)/python -m pytest tests/browser -q
 
 clean: ## remove the virtual environment, caches and the local SQLite database
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

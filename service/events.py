@@ -19,7 +19,7 @@ nothing but its own buffer.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
 import msgspec
@@ -53,7 +53,7 @@ class Subscriber:
     """One open event stream: every project (`project_id` None) or one."""
 
     project_id: str | None
-    queue: asyncio.Queue[Frame | None] = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_BUFFER))
+    queue: asyncio.Queue[Frame | None]
     closed: bool = False
 
     def offer(self, frame: Frame) -> None:
@@ -78,7 +78,8 @@ class Subscriber:
 
 
 class Events:
-    def __init__(self, settings: Settings, load_card: CardLoader) -> None:
+    def __init__(self, settings: Settings, load_card: CardLoader, buffer: int = SUBSCRIBER_BUFFER) -> None:
+        self._buffer = buffer
         self._postgres = not settings.is_sqlite
         self._dsn = make_url(settings.database_url).set(drivername="postgresql").render_as_string(False)
         self._load_card = load_card
@@ -123,7 +124,7 @@ class Events:
     # The subscriber's side.
 
     def subscribe(self, project_id: str | None) -> Subscriber:
-        subscriber = Subscriber(project_id)
+        subscriber = Subscriber(project_id, asyncio.Queue(self._buffer))
         if project_id is None:
             self._everything.add(subscriber)
         else:
