@@ -1,5 +1,7 @@
 """The application factory: everything the service is made of, wired in one place."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from service.events import Events
 from service.projects import find_project
 from service.request_checks import check_request
 from service.settings import Settings
+from service.sweep import run_sweeps
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -30,10 +33,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         db = Database.open(settings)
         events = Events(settings, partial(find_project, db=db))
         await events.start()
-        app.state.ctx = Context(settings=settings, db=db, events=events)
+        ctx = app.state.ctx = Context(settings=settings, db=db, events=events)
+        sweeper = asyncio.create_task(run_sweeps(ctx))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await events.stop()
             await db.close()
 

@@ -1,5 +1,7 @@
 """Export jobs: starting one (idempotent by key), and the worker's reports on it."""
 
+from datetime import datetime
+
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -12,9 +14,10 @@ from fsm.facts import (
     JobType,
     Move,
 )
+from fsm.status import Status
 from service.context import Context
 from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActive, NotFound, ValidationFailed
-from service.schemas import ExportJobOut
+from service.schemas import ExportJobOut, as_utc
 from service.tables import IDEMPOTENCY_KEY_MAX, ExportJob, Project, Video
 from service.unit_of_work import UnitOfWork, write
 
@@ -169,11 +172,18 @@ async def _succeed(uow: UnitOfWork, job: ExportJob, job_type: JobType, output_ur
         uow.project.final_video_id = video.id
 
 
+def _end(uow: UnitOfWork, job: ExportJob, outcome: JobStatus, action: Action) -> tuple[Move, Status]:
+    move = Move(action, JobType(job.type))
+    dest = uow.decide(move)
+    job.status = outcome.value
+    job.updated_at = job.finished_at = uow.now
+    return move, dest
+
+
 async def finish_job(
     job_id: str, outcome: JobStatus, *, ctx: Context, output_uri: str | None = None, error: str | None = None
 ) -> ExportJobOut:
     """Succeed, fail or cancel a job. The same outcome again is answered with the job as it is."""
-    action = FINISH_ACTIONS[outcome]
 
     async def work(uow: UnitOfWork) -> ExportJob:
         job = await _job_in(uow, job_id)
@@ -181,17 +191,42 @@ async def finish_job(
             return job
         if job.status not in ACTIVE_JOB_STATUSES:
             _refuse_finished(job)
-        job_type = JobType(job.type)
-        move = Move(action, job_type)
-        dest = uow.decide(move)
         if outcome is JobStatus.SUCCEEDED:
-            await _succeed(uow, job, job_type, output_uri)
+            await _succeed(uow, job, JobType(job.type), output_uri)
         elif outcome is JobStatus.FAILED:
             job.error = error
-        job.status = outcome.value
-        job.updated_at = job.finished_at = uow.now
+        move, dest = _end(uow, job, outcome, FINISH_ACTIONS[outcome])
         uow.move(move, dest, job.id)
         return job
 
     project_id = await _project_of_job(job_id, ctx)
     return ExportJobOut.of(await write(ctx.db, ctx.events, project_id, work))
+
+
+async def time_out_job(job_id: str, project_id: str, silent_since: datetime, *, ctx: Context) -> bool:
+    """Fail an active job whose last report is older than `silent_since`; False where a report (or
+    another replica's sweep) came first. Safe to run from every replica at once."""
+    timeout = ctx.settings.job_timeout_s
+
+    async def work(uow: UnitOfWork) -> bool:
+        job = next((job for job in uow.active_jobs if job.id == job_id), None)
+        if job is None or as_utc(job.reported_at) >= silent_since:
+            return False
+        job.error = f"Timed out: the worker sent no report for {timeout:g} seconds."
+        move, dest = _end(uow, job, JobStatus.FAILED, Action.JOB_TIMED_OUT)
+        uow.move(move, dest, job.id)
+        return True
+
+    return await write(ctx.db, ctx.events, project_id, work)
+
+
+async def silent_jobs(silent_since: datetime, limit: int, *, ctx: Context) -> list[tuple[str, str]]:
+    """(job id, project id) of active jobs with no report since `silent_since`, oldest first."""
+    query = (
+        select(ExportJob.id, ExportJob.project_id)
+        .where(col(ExportJob.status).in_(ACTIVE_JOB_STATUSES), col(ExportJob.reported_at) < silent_since)
+        .order_by(col(ExportJob.reported_at))
+        .limit(limit)
+    )
+    async with ctx.db.read() as session:
+        return [(job_id, project_id) for job_id, project_id in (await session.exec(query)).all()]
