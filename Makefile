@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run migrate test lint format diagram screenshot clean
+.PHONY: help install browser run migrate test lint format diagram docs screenshot clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,9 @@ format: install ## let ruff fix imports and formatting
 
 diagram: install ## print the state diagram (Mermaid) generated from the machine
 	@$(BIN)/framestate diagram
+
+docs: install ## regenerate docs/state-machine.md from the transition table
+	$(BIN)/framestate diagram --markdown > docs/state-machine.md
 
 screenshot: install browser ## run the browser test and save the board mid-export as docs/board.png
 	FRAMESTATE_SCREENSHOT=docs/board.png $(BIN)/python -m pytest tests/browser -q

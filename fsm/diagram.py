@@ -2,8 +2,8 @@
 
 from typing import TypedDict
 
-from fsm.facts import Action
-from fsm.status import EXPORTING, EXPORTING_CHILDREN, Status
+from fsm.facts import STATUS_RULES, Action
+from fsm.status import EXPORTING, EXPORTING_CHILDREN, LABELS, Status
 from fsm.table import INITIAL, TRANSITIONS
 
 
@@ -54,3 +54,42 @@ def describe() -> MachineDescription:
         "transitions": transition_rows(),
         "mermaid": mermaid(),
     }
+
+
+def markdown() -> str:
+    """The page `docs/state-machine.md`: the diagram, every transition, and the status rules."""
+    rows = "\n".join(
+        f"| `{t.action.value}` | `{t.source.value}` | `{t.dest.value}` | {t.guard_sentence or '—'} |"
+        for t in TRANSITIONS
+    )
+    rules = "\n".join(
+        f"{n}. {r.sentence.capitalize()} → `{r.status.value}` ({LABELS[r.status]})"
+        for n, r in enumerate(STATUS_RULES, start=1)
+    )
+    return f"""# The state machine
+
+Generated from the transition table in `fsm/table.py` by `make docs` (`framestate diagram --markdown`);
+a test fails when this page and the code disagree. Do not edit it by hand.
+
+A new project starts as `{INITIAL.value}` (action `{Action.PROJECT_CREATED.value}`). `{EXPORTING}` is a
+composite state: its children are {", ".join(f"`{c.value}`" for c in EXPORTING_CHILDREN)}. Rows with the same
+action and source are tried in order; the first whose guard holds is taken. An action with no row
+for the project's status, or whose guards all fail, is refused (409 `transition_not_allowed`).
+
+```mermaid
+{mermaid().rstrip()}
+```
+
+## Transitions
+
+| action | from | to | guard |
+|---|---|---|---|
+{rows}
+
+## Status from facts
+
+The status is a function of the facts; after every committed change the stored status equals it,
+and every decision of the machine is checked against it. The first rule that holds gives the status:
+
+{rules}
+"""

@@ -58,19 +58,30 @@ class Move:
     framed_clip_after: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class StatusRule:
+    status: Status
+    fact: str | None  # the Facts field that must hold; None: always
+    sentence: str
+
+
+STATUS_RULES: tuple[StatusRule, ...] = (
+    StatusRule(Status.EXPORTING_FRAMING, "active_framing", "an active framing job exists"),
+    StatusRule(Status.EXPORTING_OVERLAY, "active_overlay", "an active overlay job exists"),
+    StatusRule(Status.COMPLETE, "final_video", "a final video exists"),
+    StatusRule(Status.FRAMED, "working_video", "a working video exists"),
+    StatusRule(Status.IN_PROGRESS, "framed_clip", "a framed clip exists"),
+    StatusRule(Status.NOT_STARTED, None, "otherwise"),
+)
+"""The contract's status-from-facts rules, in order: the first that holds gives the status."""
+
+
 def status_from_facts(facts: Facts) -> Status:
     """The contract's oracle: the status a project with these facts must show."""
-    if facts.active_framing:
-        return Status.EXPORTING_FRAMING
-    if facts.active_overlay:
-        return Status.EXPORTING_OVERLAY
-    if facts.final_video:
-        return Status.COMPLETE
-    if facts.working_video:
-        return Status.FRAMED
-    if facts.framed_clip:
-        return Status.IN_PROGRESS
-    return Status.NOT_STARTED
+    for rule in STATUS_RULES:
+        if rule.fact is None or getattr(facts, rule.fact):
+            return rule.status
+    raise AssertionError("the last rule always holds")
 
 
 def facts_after(facts: Facts, move: Move) -> Facts:

@@ -4,14 +4,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-from litestar import MediaType, Response, delete, get, patch, post
+from litestar import HttpMethod, MediaType, Response, delete, get, patch, post, route
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import File, Stream
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
 from fsm.diagram import describe
@@ -76,7 +77,7 @@ async def list_projects(
     ctx: Ctx,
     status: Annotated[StatusFilter | None, QueryParameter(name="status")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    cursor: FromQuery[str | None] = None,
+    cursor: Annotated[str | None, QueryParameter(min_length=1)] = None,
 ) -> ProjectPage:
     return await projects.list_projects(status, limit, cursor, ctx=ctx)
 
@@ -202,7 +203,26 @@ async def health(ctx: Ctx) -> Response[Any]:
     return problem(503, "database_unavailable", "Database unavailable", "The database does not answer.")
 
 
-ROUTES: list[ControllerRouterHandler] = [
+def _options_for(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+    """An OPTIONS answer per path, listing every method of the path in `Allow`. Litestar's own
+    lists only the methods of the first handler registered for a path."""
+    methods: dict[str, set[str]] = {}
+    for handler in handlers:
+        for path in handler.paths:
+            methods.setdefault(path, {"OPTIONS"}).update(handler.http_methods)
+
+    def answer(path: str, allow: str) -> HTTPRouteHandler:
+        def options() -> Response[None]:
+            return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
+
+        return route(path, http_method=[HttpMethod.OPTIONS], include_in_schema=False, sync_to_thread=False)(
+            options
+        )
+
+    return [answer(path, ", ".join(sorted(allowed))) for path, allowed in methods.items()]
+
+
+API_HANDLERS: list[HTTPRouteHandler] = [
     create_project,
     list_projects,
     get_project,
@@ -224,6 +244,6 @@ ROUTES: list[ControllerRouterHandler] = [
     state_machine,
     health,
     board,
-    board_assets,
 ]
+ROUTES: list[ControllerRouterHandler] = [*_options_for(API_HANDLERS), *API_HANDLERS, board_assets]
 DEPENDENCIES = {"ctx": Provide(provide_context, sync_to_thread=False)}

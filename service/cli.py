@@ -4,7 +4,7 @@ import argparse
 import logging
 import sys
 
-from fsm.diagram import mermaid
+from fsm.diagram import markdown, mermaid
 from fsm.facts import JobType
 from service.settings import Settings, SettingsError
 
@@ -42,8 +42,8 @@ def _simulate(args: argparse.Namespace, _: Settings) -> int:
     )
 
 
-def _diagram(_: argparse.Namespace, __: Settings) -> None:
-    sys.stdout.write(mermaid())
+def _diagram(args: argparse.Namespace, _: Settings) -> None:
+    sys.stdout.write(markdown() if args.markdown else mermaid())
 
 
 def parser() -> argparse.ArgumentParser:
@@ -56,7 +56,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="apply pending migrations and exit").set_defaults(run=_migrate)
-    commands.add_parser("diagram", help="print the state diagram (Mermaid)").set_defaults(run=_diagram)
+    diagram = commands.add_parser("diagram", help="print the state diagram (Mermaid)")
+    diagram.add_argument("--markdown", action="store_true", help="print the whole docs/state-machine.md page")
+    diagram.set_defaults(run=_diagram)
     simulate = commands.add_parser("simulate-export", help="play an export worker against a running service")
     simulate.add_argument("project_id")
     simulate.add_argument("--type", required=True, choices=[t.value for t in JobType])

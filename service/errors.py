@@ -66,14 +66,16 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 
-def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+def problem(
+    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[dict[str, Any]]:
     body = {"type": "about:blank", "status": status, "title": title, "detail": detail, "code": code, **extra}
-    headers = {"Retry-After": "1"} if status == 503 else None
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
-    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+    headers = {"Retry-After": "1"} if exc.status == 503 else None
+    return problem(exc.status, exc.code, exc.title, exc.detail, headers, **exc.extra)
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -89,7 +91,7 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
         ]
         if messages:
             detail = "; ".join(messages)
-    return problem(exc.status_code, code, title, detail, **extra)
+    return problem(exc.status_code, code, title, detail, dict(exc.headers or {}), **extra)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

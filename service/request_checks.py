@@ -3,8 +3,9 @@
 - Litestar converts a body to its declared type leniently (`{"progress": "50"}` would become 50);
   the contract calls a wrong type a 400, so the body is decoded once more, strictly, against the
   same declared type. The handler's own parse then never sees a value refused here.
-- Text may not contain the NUL character: PostgreSQL cannot store it, and no name, message or URI
-  needs it. Refusing it everywhere keeps both databases alike.
+- Text fields may not contain the NUL character: PostgreSQL cannot store it in a text column, and
+  no name, message, error or URI needs it. The schema says so with a pattern; this check says it
+  in words. (`crop_data` is stored as JSON, where NUL is fine on both databases.)
 - An id in the path that this service could never have made (ids are 32 lower-case hex
   characters) is unknown: 404 without a database round trip.
 """
@@ -19,20 +20,6 @@ from service.errors import NotFound
 from service.tables import is_id
 
 PATH_IDS = {"project_id": "project", "clip_id": "clip", "job_id": "export job"}
-
-
-def _nul_at(value: Any, path: str) -> str | None:
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if (found := _nul_at(key, path) or _nul_at(item, f"{path}.{key}" if path else key)) is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if (found := _nul_at(item, f"{path}[{index}]")) is not None:
-                return found
-    return None
 
 
 def _body_error(request: Request[Any, Any, Any], key: str, message: str) -> ValidationException:
@@ -51,6 +38,8 @@ async def _check_body(request: Request[Any, Any, Any]) -> None:
         if not field.is_optional:
             raise ValidationException("The request body is missing: this endpoint takes a JSON object.")
         return
+    if b"\\u0000" in raw:
+        _refuse_nul_text(request, raw)
     try:
         msgspec.json.decode(raw, type=field.annotation, strict=True)
     except msgspec.ValidationError as exc:
@@ -58,8 +47,16 @@ async def _check_body(request: Request[Any, Any, Any]) -> None:
         raise _body_error(request, at.strip("`").removeprefix("$").lstrip(".") or "data", message) from None
     except msgspec.DecodeError as exc:
         raise ValidationException(f"JSON is malformed: {exc}") from None
-    if b"\\u0000" in raw and (nul := _nul_at(msgspec.json.decode(raw), "")) is not None:
-        raise _body_error(request, nul or "data", "Text may not contain the NUL character (\\u0000)")
+
+
+def _refuse_nul_text(request: Request[Any, Any, Any], raw: bytes) -> None:
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return  # the strict decode that follows says what is wrong
+    for key, value in body.items() if isinstance(body, dict) else ():
+        if isinstance(value, str) and "\x00" in value:
+            raise _body_error(request, key, "Text may not contain the NUL character (\\u0000)")
 
 
 def _check_path_ids(request: Request[Any, Any, Any]) -> None:

@@ -10,11 +10,13 @@ from fsm.facts import JobType
 from fsm.status import EXPORTING, Status
 from service.tables import ERROR_MAX, NAME_MAX, Clip, ExportJob, StatusChange, Video
 
-# Request bodies: unknown fields are ignored; optional fields left out are null.
+# Request bodies: unknown fields are ignored; optional fields left out are null. Text may not hold
+# the NUL character, which PostgreSQL cannot store (service/request_checks.py says so in words).
+NO_NUL = "^[^\x00]*$"
 
 
 class ProjectCreate(msgspec.Struct):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX, pattern=NO_NUL)]
 
 
 class ClipWrite(msgspec.Struct):
@@ -27,15 +29,15 @@ class ExportStart(msgspec.Struct):
 
 class ProgressReport(msgspec.Struct):
     progress: Annotated[float, msgspec.Meta(ge=0, le=100)]
-    message: str | None = None
+    message: Annotated[str, msgspec.Meta(pattern=NO_NUL)] | None = None
 
 
 class SucceedReport(msgspec.Struct):
-    output_uri: str | None = None
+    output_uri: Annotated[str, msgspec.Meta(pattern=NO_NUL)] | None = None
 
 
 class FailReport(msgspec.Struct):
-    error: Annotated[str, msgspec.Meta(min_length=1, max_length=ERROR_MAX)]
+    error: Annotated[str, msgspec.Meta(min_length=1, max_length=ERROR_MAX, pattern=NO_NUL)]
 
 
 class StatusFilter(StrEnum):
