@@ -1,7 +1,7 @@
 """The HTTP handlers: each parses, calls one service function, and shapes the answer."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from litestar import HttpMethod, MediaType, Response, delete, get, patch, post, route
@@ -19,7 +19,7 @@ from fsm.diagram import describe
 from fsm.facts import JobStatus
 from service import clips, exports, projects, streams
 from service.context import Context
-from service.errors import PROBLEM_JSON, problem
+from service.errors import PROBLEM_JSON, DatabaseUnavailable
 from service.schemas import (
     ClipOut,
     ClipWrite,
@@ -197,10 +197,10 @@ board_assets = create_static_files_router(path="/board", directories=[BOARD_DIR]
 
 
 @get("/health", responses={503: ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON)})
-async def health(ctx: Ctx) -> Response[Any]:
-    if await ctx.db.ping():
-        return Response(Health(status="ok"))
-    return problem(503, "database_unavailable", "Database unavailable", "The database does not answer.")
+async def health(ctx: Ctx) -> Health:
+    if not await ctx.db.ping():
+        raise DatabaseUnavailable("The database does not answer.")
+    return Health(status="ok")
 
 
 def _options_for(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:

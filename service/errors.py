@@ -52,6 +52,10 @@ class IdempotencyKeyReused(DomainError):
     status, code, title = 409, "idempotency_key_reused", "Idempotency key reused"
 
 
+class DatabaseUnavailable(DomainError):
+    status, code, title = 503, "database_unavailable", "Database unavailable"
+
+
 class TooContended(DomainError):
     """Every retry of a write lost its race; the client may simply try again."""
 
