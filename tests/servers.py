@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,9 +21,22 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class ServerProcess:
+    url: str
+    process: subprocess.Popen[str]
+
+
 @contextmanager
 def running_server(database_url: str, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Start `framestate serve`, wait for uvicorn to say it is ready, yield its base URL, stop it."""
+    with server_process(database_url, extra_env=extra_env) as server:
+        yield server.url
+
+
+@contextmanager
+def server_process(database_url: str, *, extra_env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """As `running_server`, yielding the process too (to kill it)."""
     port = free_port()
     env = {
         **os.environ,
@@ -55,9 +69,10 @@ def running_server(database_url: str, *, extra_env: dict[str, str] | None = None
     try:
         if not ready.wait(60) or process.poll() is not None:
             raise RuntimeError("framestate serve did not start:\n" + "".join(lines))
-        yield f"http://127.0.0.1:{port}"
+        yield ServerProcess(f"http://127.0.0.1:{port}", process)
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(15)
         except subprocess.TimeoutExpired:
