@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import File, Stream
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
 from fsm.diagram import describe
@@ -37,6 +37,7 @@ from service.schemas import (
     SucceedReport,
 )
 from service.tables import IDEMPOTENCY_KEY_MAX
+from service.unit_of_work import etag
 
 
 class Problem(msgspec.Struct):
@@ -62,14 +63,22 @@ def provide_context(state: State) -> Context:
 
 
 Ctx = NamedDependency[Context]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-Match", description="Refuse (412) unless the project is at this ETag"),
+]
 IdempotencyKey = Annotated[
     str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=IDEMPOTENCY_KEY_MAX)
 ]
 
 
-@post("/v1/projects", responses=_errors(400))
-async def create_project(data: JSONBody[ProjectCreate], ctx: Ctx) -> ProjectOut:
-    return await projects.create_project(data.name, ctx=ctx)
+def _with_etag(card: ProjectOut, status_code: int = HTTP_200_OK) -> Response[ProjectOut]:
+    return Response(card, status_code=status_code, headers={"ETag": etag(card.version)})
+
+
+@post("/v1/projects", status_code=HTTP_201_CREATED, responses=_errors(400))
+async def create_project(data: JSONBody[ProjectCreate], ctx: Ctx) -> Response[ProjectOut]:
+    return _with_etag(await projects.create_project(data.name, ctx=ctx), HTTP_201_CREATED)
 
 
 @get("/v1/projects", responses=_errors(400))
@@ -83,13 +92,13 @@ async def list_projects(
 
 
 @get("/v1/projects/{project_id:str}", responses=_errors(404))
-async def get_project(project_id: FromPath[str], ctx: Ctx) -> ProjectOut:
-    return await projects.get_project(project_id, ctx=ctx)
+async def get_project(project_id: FromPath[str], ctx: Ctx) -> Response[ProjectOut]:
+    return _with_etag(await projects.get_project(project_id, ctx=ctx))
 
 
-@delete("/v1/projects/{project_id:str}", responses=_errors(404, 409))
-async def delete_project(project_id: FromPath[str], ctx: Ctx) -> None:
-    await projects.delete_project(project_id, ctx=ctx)
+@delete("/v1/projects/{project_id:str}", responses=_errors(404, 409, 412))
+async def delete_project(project_id: FromPath[str], ctx: Ctx, if_match: IfMatch = None) -> None:
+    await projects.delete_project(project_id, ctx=ctx, if_match=if_match)
 
 
 @get("/v1/projects/{project_id:str}/history", responses=_errors(404))
@@ -97,21 +106,29 @@ async def project_history(project_id: FromPath[str], ctx: Ctx) -> list[HistoryEn
     return await projects.project_history(project_id, ctx=ctx)
 
 
-@post("/v1/projects/{project_id:str}/clips", responses=_errors(400, 404))
-async def add_clip(project_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx) -> ClipOut:
-    return await clips.add_clip(project_id, data.crop_data, ctx=ctx)
-
-
-@patch("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(400, 404))
-async def change_clip(
-    project_id: FromPath[str], clip_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx
+@post("/v1/projects/{project_id:str}/clips", responses=_errors(400, 404, 412))
+async def add_clip(
+    project_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx, if_match: IfMatch = None
 ) -> ClipOut:
-    return await clips.change_clip(project_id, clip_id, data.crop_data, ctx=ctx)
+    return await clips.add_clip(project_id, data.crop_data, ctx=ctx, if_match=if_match)
 
 
-@delete("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(404))
-async def remove_clip(project_id: FromPath[str], clip_id: FromPath[str], ctx: Ctx) -> None:
-    await clips.remove_clip(project_id, clip_id, ctx=ctx)
+@patch("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(400, 404, 412))
+async def change_clip(
+    project_id: FromPath[str],
+    clip_id: FromPath[str],
+    data: JSONBody[ClipWrite],
+    ctx: Ctx,
+    if_match: IfMatch = None,
+) -> ClipOut:
+    return await clips.change_clip(project_id, clip_id, data.crop_data, ctx=ctx, if_match=if_match)
+
+
+@delete("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(404, 412))
+async def remove_clip(
+    project_id: FromPath[str], clip_id: FromPath[str], ctx: Ctx, if_match: IfMatch = None
+) -> None:
+    await clips.remove_clip(project_id, clip_id, ctx=ctx, if_match=if_match)
 
 
 @get("/v1/projects/{project_id:str}/clips", responses=_errors(404))
@@ -120,12 +137,18 @@ async def list_clips(project_id: FromPath[str], ctx: Ctx) -> list[ClipOut]:
 
 
 @post(
-    "/v1/projects/{project_id:str}/exports", status_code=HTTP_202_ACCEPTED, responses=_errors(400, 404, 409)
+    "/v1/projects/{project_id:str}/exports",
+    status_code=HTTP_202_ACCEPTED,
+    responses=_errors(400, 404, 409, 412),
 )
 async def start_export(
-    project_id: FromPath[str], data: JSONBody[ExportStart], ctx: Ctx, idempotency_key: IdempotencyKey = None
+    project_id: FromPath[str],
+    data: JSONBody[ExportStart],
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
 ) -> ExportJobOut:
-    return await exports.start_export(project_id, data.type, idempotency_key, ctx=ctx)
+    return await exports.start_export(project_id, data.type, idempotency_key, ctx=ctx, if_match=if_match)
 
 
 @get("/v1/projects/{project_id:str}/exports", responses=_errors(400, 404))

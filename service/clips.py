@@ -44,7 +44,9 @@ async def _clip_of(uow: UnitOfWork, clip_id: str) -> Clip:
     return clip
 
 
-async def add_clip(project_id: str, crop_data: dict[str, Any] | None, *, ctx: Context) -> ClipOut:
+async def add_clip(
+    project_id: str, crop_data: dict[str, Any] | None, *, ctx: Context, if_match: str | None = None
+) -> ClipOut:
     _check_crop_data(crop_data)
 
     async def work(uow: UnitOfWork) -> Clip:
@@ -53,11 +55,16 @@ async def add_clip(project_id: str, crop_data: dict[str, Any] | None, *, ctx: Co
         _clip_move(uow, Action.CLIP_ADDED, clip.id, framed_delta=int(crop_data is not None), count_delta=1)
         return clip
 
-    return ClipOut.of(await write(ctx.db, ctx.events, project_id, work))
+    return ClipOut.of(await write(ctx.db, ctx.events, project_id, work, if_match=if_match))
 
 
 async def change_clip(
-    project_id: str, clip_id: str, crop_data: dict[str, Any] | None, *, ctx: Context
+    project_id: str,
+    clip_id: str,
+    crop_data: dict[str, Any] | None,
+    *,
+    ctx: Context,
+    if_match: str | None = None,
 ) -> ClipOut:
     _check_crop_data(crop_data)
 
@@ -69,10 +76,10 @@ async def change_clip(
         _clip_move(uow, Action.CLIP_CHANGED, clip.id, framed_delta=framed_delta, count_delta=0)
         return clip
 
-    return ClipOut.of(await write(ctx.db, ctx.events, project_id, work))
+    return ClipOut.of(await write(ctx.db, ctx.events, project_id, work, if_match=if_match))
 
 
-async def remove_clip(project_id: str, clip_id: str, *, ctx: Context) -> None:
+async def remove_clip(project_id: str, clip_id: str, *, ctx: Context, if_match: str | None = None) -> None:
     async def work(uow: UnitOfWork) -> None:
         clip = await _clip_of(uow, clip_id)
         await uow.session.delete(clip)
@@ -80,7 +87,7 @@ async def remove_clip(project_id: str, clip_id: str, *, ctx: Context) -> None:
             uow, Action.CLIP_REMOVED, clip.id, framed_delta=-int(clip.crop_data is not None), count_delta=-1
         )
 
-    await write(ctx.db, ctx.events, project_id, work)
+    await write(ctx.db, ctx.events, project_id, work, if_match=if_match)
 
 
 async def list_clips(project_id: str, *, ctx: Context) -> list[ClipOut]:

@@ -52,6 +52,10 @@ class IdempotencyKeyReused(DomainError):
     status, code, title = 409, "idempotency_key_reused", "Idempotency key reused"
 
 
+class PreconditionFailed(DomainError):
+    status, code, title = 412, "precondition_failed", "Precondition failed"
+
+
 class DatabaseUnavailable(DomainError):
     status, code, title = 503, "database_unavailable", "Database unavailable"
 

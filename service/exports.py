@@ -36,7 +36,9 @@ def check_idempotency_key(key: str | None) -> None:
         raise ValidationFailed(f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters long.")
 
 
-async def start_export(project_id: str, job_type: JobType, key: str | None, *, ctx: Context) -> ExportJobOut:
+async def start_export(
+    project_id: str, job_type: JobType, key: str | None, *, ctx: Context, if_match: str | None = None
+) -> ExportJobOut:
     check_idempotency_key(key)
 
     async def work(uow: UnitOfWork) -> ExportJob:
@@ -73,7 +75,7 @@ async def start_export(project_id: str, job_type: JobType, key: str | None, *, c
         uow.move(move, dest, job.id)
         return job
 
-    return ExportJobOut.of(await write(ctx.db, ctx.events, project_id, work))
+    return ExportJobOut.of(await write(ctx.db, ctx.events, project_id, work, if_match=if_match))
 
 
 async def list_exports(project_id: str, active_only: bool, *, ctx: Context) -> list[ExportJobOut]:

@@ -88,7 +88,7 @@ async def list_projects(status: str | None, limit: int, cursor: str | None, *, c
     return ProjectPage(items=items, next_cursor=_encode_cursor(page[-1]) if len(projects) > limit else None)
 
 
-async def delete_project(project_id: str, *, ctx: Context) -> None:
+async def delete_project(project_id: str, *, ctx: Context, if_match: str | None = None) -> None:
     async def work(uow: UnitOfWork) -> None:
         if uow.active_jobs:
             raise ProjectBusy(
@@ -97,7 +97,7 @@ async def delete_project(project_id: str, *, ctx: Context) -> None:
             )
         uow.delete_project()
 
-    await write(ctx.db, ctx.events, project_id, work)
+    await write(ctx.db, ctx.events, project_id, work, if_match=if_match)
 
 
 async def project_history(project_id: str, *, ctx: Context) -> list[HistoryEntry]:

@@ -26,7 +26,7 @@ from fsm.facts import ACTIVE_JOB_STATUSES, Action, Facts, JobType, Move, status_
 from fsm.machine import allowed_actions, decide
 from fsm.status import Status
 from service.db import Database
-from service.errors import NotFound, TooContended, TransitionNotAllowed
+from service.errors import NotFound, PreconditionFailed, TooContended, TransitionNotAllowed
 from service.events import Events
 from service.tables import ExportJob, Project, StatusChange, utcnow
 
@@ -76,7 +76,13 @@ class UnitOfWork:
     """One attempt at one write to one project. `project` is detached: change it freely, `save`
     writes its columns with the version check."""
 
-    def __init__(self, session: AsyncSession, project: Project, active_jobs: list[ExportJob]) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        project: Project,
+        active_jobs: list[ExportJob],
+        if_match: str | None = None,
+    ) -> None:
         self.session = session
         self.project = project
         self.active_jobs = active_jobs
@@ -86,14 +92,15 @@ class UnitOfWork:
         self._move: _Move | None = None
         self._dirty = False
         self._deleted = False
+        self._if_match = if_match
 
     @classmethod
-    async def load(cls, session: AsyncSession, project_id: str) -> "UnitOfWork":
+    async def load(cls, session: AsyncSession, project_id: str, if_match: str | None = None) -> "UnitOfWork":
         project = (await session.exec(select(Project).where(Project.id == project_id))).one_or_none()
         if project is None:
             raise NotFound(f"No project with id {project_id!r}.")
         session.expunge(project)
-        return cls(session, project, await load_active_jobs(session, [project_id]))
+        return cls(session, project, await load_active_jobs(session, [project_id]), if_match)
 
     @property
     def facts(self) -> Facts:
@@ -111,8 +118,21 @@ class UnitOfWork:
     def active_job(self, job_type: JobType) -> ExportJob | None:
         return next((job for job in self.active_jobs if job.type == job_type), None)
 
+    def _check_precondition(self) -> None:
+        """A client's `If-Match` must name the version it read; checked when the request is about
+        to change something, so an idempotent replay still answers as before."""
+        if self._if_match is None:
+            return
+        if not if_match_holds(self._if_match, self.read_version):
+            raise PreconditionFailed(
+                f"The project is at version {self.read_version}, not the one If-Match names.",
+                current_version=self.read_version,
+            )
+        self._if_match = None
+
     def decide(self, move: Move) -> Status:
         """The machine's destination for `move`, or 409 transition_not_allowed."""
+        self._check_precondition()
         dest = decide(self.status, self.facts, move)
         if dest is None:
             raise TransitionNotAllowed(
@@ -131,9 +151,11 @@ class UnitOfWork:
         self.touch()
 
     def touch(self) -> None:
+        self._check_precondition()
         self._dirty = True
 
     def delete_project(self) -> None:
+        self._check_precondition()
         self._deleted = True
         self._dirty = True
 
@@ -186,15 +208,30 @@ class UnitOfWork:
         await self.session.flush()
 
 
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match_holds(header: str, version: int) -> bool:
+    """RFC 9110 If-Match against the project's current version (`*`, or a list of entity tags)."""
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or etag(version) in tags
+
+
 async def write(
-    db: Database, events: Events, project_id: str, work: Callable[[UnitOfWork], Awaitable[T]]
+    db: Database,
+    events: Events,
+    project_id: str,
+    work: Callable[[UnitOfWork], Awaitable[T]],
+    *,
+    if_match: str | None = None,
 ) -> T:
     """Run `work` on `project_id` in a transaction until it commits without losing a race."""
     for attempt in range(MAX_ATTEMPTS):
         try:
             async with db.write() as session, session.begin():
                 with session.no_autoflush:
-                    uow = await UnitOfWork.load(session, project_id)
+                    uow = await UnitOfWork.load(session, project_id, if_match)
                     result = await work(uow)
                     if uow.dirty:
                         await uow.save()
