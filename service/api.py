@@ -1,10 +1,11 @@
 """The HTTP handlers: each parses, calls one service function, and shapes the answer."""
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import HttpMethod, MediaType, Response, delete, get, patch, post, route
+from litestar import HttpMethod, MediaType, Request, Response, delete, get, patch, post, route
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
@@ -18,6 +19,7 @@ from litestar.types import ControllerRouterHandler
 from fsm.diagram import describe
 from fsm.facts import JobStatus
 from service import clips, exports, projects, streams
+from service.auth import ANYONE, CLIENTS, WORKERS, Role, principal
 from service.context import Context
 from service.errors import PROBLEM_JSON, DatabaseUnavailable
 from service.schemas import (
@@ -57,8 +59,12 @@ def _errors(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def provide_context(state: State) -> Context:
+def provide_context(state: State, request: Request[Any, Any, Any]) -> Context:
+    """The app's context, acting for the caller: with auth on, a client sees only its projects."""
     ctx: Context = state.ctx
+    caller = principal(request)
+    if caller is not None and caller.role is Role.CLIENT:
+        return replace(ctx, owner=caller.sub)
     return ctx
 
 
@@ -76,12 +82,12 @@ def _with_etag(card: ProjectOut, status_code: int = HTTP_200_OK) -> Response[Pro
     return Response(card, status_code=status_code, headers={"ETag": etag(card.version)})
 
 
-@post("/v1/projects", status_code=HTTP_201_CREATED, responses=_errors(400))
+@post("/v1/projects", status_code=HTTP_201_CREATED, responses=_errors(400), guards=CLIENTS)
 async def create_project(data: JSONBody[ProjectCreate], ctx: Ctx) -> Response[ProjectOut]:
     return _with_etag(await projects.create_project(data.name, ctx=ctx), HTTP_201_CREATED)
 
 
-@get("/v1/projects", responses=_errors(400))
+@get("/v1/projects", responses=_errors(400), guards=CLIENTS)
 async def list_projects(
     ctx: Ctx,
     status: Annotated[StatusFilter | None, QueryParameter(name="status")] = None,
@@ -91,29 +97,29 @@ async def list_projects(
     return await projects.list_projects(status, limit, cursor, ctx=ctx)
 
 
-@get("/v1/projects/{project_id:str}", responses=_errors(404))
+@get("/v1/projects/{project_id:str}", responses=_errors(404), guards=CLIENTS)
 async def get_project(project_id: FromPath[str], ctx: Ctx) -> Response[ProjectOut]:
     return _with_etag(await projects.get_project(project_id, ctx=ctx))
 
 
-@delete("/v1/projects/{project_id:str}", responses=_errors(404, 409, 412))
+@delete("/v1/projects/{project_id:str}", responses=_errors(404, 409, 412), guards=CLIENTS)
 async def delete_project(project_id: FromPath[str], ctx: Ctx, if_match: IfMatch = None) -> None:
     await projects.delete_project(project_id, ctx=ctx, if_match=if_match)
 
 
-@get("/v1/projects/{project_id:str}/history", responses=_errors(404))
+@get("/v1/projects/{project_id:str}/history", responses=_errors(404), guards=CLIENTS)
 async def project_history(project_id: FromPath[str], ctx: Ctx) -> list[HistoryEntry]:
     return await projects.project_history(project_id, ctx=ctx)
 
 
-@post("/v1/projects/{project_id:str}/clips", responses=_errors(400, 404, 412))
+@post("/v1/projects/{project_id:str}/clips", responses=_errors(400, 404, 412), guards=CLIENTS)
 async def add_clip(
     project_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx, if_match: IfMatch = None
 ) -> ClipOut:
     return await clips.add_clip(project_id, data.crop_data, ctx=ctx, if_match=if_match)
 
 
-@patch("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(400, 404, 412))
+@patch("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(400, 404, 412), guards=CLIENTS)
 async def change_clip(
     project_id: FromPath[str],
     clip_id: FromPath[str],
@@ -124,14 +130,14 @@ async def change_clip(
     return await clips.change_clip(project_id, clip_id, data.crop_data, ctx=ctx, if_match=if_match)
 
 
-@delete("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(404, 412))
+@delete("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(404, 412), guards=CLIENTS)
 async def remove_clip(
     project_id: FromPath[str], clip_id: FromPath[str], ctx: Ctx, if_match: IfMatch = None
 ) -> None:
     await clips.remove_clip(project_id, clip_id, ctx=ctx, if_match=if_match)
 
 
-@get("/v1/projects/{project_id:str}/clips", responses=_errors(404))
+@get("/v1/projects/{project_id:str}/clips", responses=_errors(404), guards=CLIENTS)
 async def list_clips(project_id: FromPath[str], ctx: Ctx) -> list[ClipOut]:
     return await clips.list_clips(project_id, ctx=ctx)
 
@@ -140,6 +146,7 @@ async def list_clips(project_id: FromPath[str], ctx: Ctx) -> list[ClipOut]:
     "/v1/projects/{project_id:str}/exports",
     status_code=HTTP_202_ACCEPTED,
     responses=_errors(400, 404, 409, 412),
+    guards=CLIENTS,
 )
 async def start_export(
     project_id: FromPath[str],
@@ -151,24 +158,34 @@ async def start_export(
     return await exports.start_export(project_id, data.type, idempotency_key, ctx=ctx, if_match=if_match)
 
 
-@get("/v1/projects/{project_id:str}/exports", responses=_errors(400, 404))
+@get("/v1/projects/{project_id:str}/exports", responses=_errors(400, 404), guards=CLIENTS)
 async def list_exports(
     project_id: FromPath[str], ctx: Ctx, active: FromQuery[bool] = False
 ) -> list[ExportJobOut]:
     return await exports.list_exports(project_id, active, ctx=ctx)
 
 
-@get("/v1/exports/{job_id:str}", responses=_errors(404))
+@get("/v1/exports/{job_id:str}", responses=_errors(404), guards=ANYONE)
 async def get_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
     return await exports.get_export(job_id, ctx=ctx)
 
 
-@post("/v1/exports/{job_id:str}/progress", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
+@post(
+    "/v1/exports/{job_id:str}/progress",
+    status_code=HTTP_200_OK,
+    responses=_errors(400, 404, 409),
+    guards=WORKERS,
+)
 async def report_progress(job_id: FromPath[str], data: JSONBody[ProgressReport], ctx: Ctx) -> ExportJobOut:
     return await exports.report_progress(job_id, data.progress, data.message, ctx=ctx)
 
 
-@post("/v1/exports/{job_id:str}/succeed", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
+@post(
+    "/v1/exports/{job_id:str}/succeed",
+    status_code=HTTP_200_OK,
+    responses=_errors(400, 404, 409),
+    guards=WORKERS,
+)
 async def succeed_export(
     job_id: FromPath[str], ctx: Ctx, data: JSONBody[SucceedReport | None] = None
 ) -> ExportJobOut:
@@ -176,12 +193,14 @@ async def succeed_export(
     return await exports.finish_job(job_id, JobStatus.SUCCEEDED, output_uri=uri, ctx=ctx)
 
 
-@post("/v1/exports/{job_id:str}/fail", status_code=HTTP_200_OK, responses=_errors(400, 404, 409))
+@post(
+    "/v1/exports/{job_id:str}/fail", status_code=HTTP_200_OK, responses=_errors(400, 404, 409), guards=WORKERS
+)
 async def fail_export(job_id: FromPath[str], data: JSONBody[FailReport], ctx: Ctx) -> ExportJobOut:
     return await exports.finish_job(job_id, JobStatus.FAILED, error=data.error, ctx=ctx)
 
 
-@post("/v1/exports/{job_id:str}/cancel", status_code=HTTP_200_OK, responses=_errors(404, 409))
+@post("/v1/exports/{job_id:str}/cancel", status_code=HTTP_200_OK, responses=_errors(404, 409), guards=CLIENTS)
 async def cancel_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
     return await exports.finish_job(job_id, JobStatus.CANCELLED, ctx=ctx)
 
@@ -189,20 +208,20 @@ async def cancel_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-@get("/v1/projects/{project_id:str}/events", responses=_errors(404))
+@get("/v1/projects/{project_id:str}/events", responses=_errors(404), guards=CLIENTS)
 async def project_events(project_id: FromPath[str], ctx: Ctx) -> Stream:
     """Server-Sent Events: the project now, then the whole project after every committed change."""
     frames = await streams.project_events(project_id, ctx=ctx)
     return Stream(frames, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-@get("/v1/events")
+@get("/v1/events", guards=CLIENTS)
 async def all_events(ctx: Ctx) -> Stream:
     """Server-Sent Events: every committed change of any project, and deletions."""
     return Stream(streams.all_events(ctx=ctx), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-@get("/v1/state-machine", sync_to_thread=False)
+@get("/v1/state-machine", sync_to_thread=False, guards=ANYONE)
 def state_machine() -> StateMachineOut:
     return msgspec.convert(describe(), StateMachineOut)
 

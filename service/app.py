@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from service.api import DEPENDENCIES, ROUTES
+from service.auth import auth_config
 from service.context import Context
 from service.db import Database
 from service.errors import EXCEPTION_HANDLERS
@@ -52,4 +53,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_BODY_BYTES,
         before_request=check_request,
         openapi_config=OpenAPIConfig(title="framestate", version="1.0.0", path="/schema"),
+        on_app_init=[auth_config(settings.jwt_secret).on_app_init] if settings.jwt_secret else [],
     )

@@ -1,20 +1,42 @@
 """The `framestate` command: serve, migrate, diagram."""
 
 import argparse
+import ipaddress
 import logging
 import sys
+from datetime import timedelta
 
 from fsm.diagram import markdown, mermaid
 from fsm.facts import JobType
+from service.auth import Role, mint_token
 from service.settings import Settings, SettingsError
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> None:
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from service.app import create_app
     from service.migrations import upgrade
 
+    if not settings.auth_on:
+        if not _is_loopback(args.host):
+            print(
+                f"framestate: auth is off (FRAMESTATE_JWT_SECRET is not set), so it serves on a loopback "
+                f"address only, not on {args.host}",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"framestate: auth is off (no FRAMESTATE_JWT_SECRET): serving on {args.host} only",
+            file=sys.stderr,
+        )
     upgrade(settings)
     uvicorn.run(
         create_app(settings),
@@ -23,6 +45,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         proxy_headers=False,
     )
+    return 0
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> None:
@@ -42,6 +65,14 @@ def _simulate(args: argparse.Namespace, _: Settings) -> int:
     )
 
 
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.jwt_secret is None:
+        print("framestate: set FRAMESTATE_JWT_SECRET to mint tokens with it", file=sys.stderr)
+        return 2
+    print(mint_token(settings.jwt_secret, args.sub, Role(args.role), timedelta(days=args.days)))
+    return 0
+
+
 def _diagram(args: argparse.Namespace, _: Settings) -> None:
     sys.stdout.write(markdown() if args.markdown else mermaid())
 
@@ -59,6 +90,11 @@ def parser() -> argparse.ArgumentParser:
     diagram = commands.add_parser("diagram", help="print the state diagram (Mermaid)")
     diagram.add_argument("--markdown", action="store_true", help="print the whole docs/state-machine.md page")
     diagram.set_defaults(run=_diagram)
+    token = commands.add_parser("token", help="mint an access token with FRAMESTATE_JWT_SECRET")
+    token.add_argument("--sub", required=True, help="who the token is for (a client's projects are its own)")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--days", type=float, default=30.0, help="how long it is valid (default 30)")
+    token.set_defaults(run=_token)
     simulate = commands.add_parser("simulate-export", help="play an export worker against a running service")
     simulate.add_argument("project_id")
     simulate.add_argument("--type", required=True, choices=[t.value for t in JobType])
@@ -77,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"framestate: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for chatty in ("httpx", "alembic.runtime.plugins"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     status: int | None = args.run(args, settings)
     return status or 0
 

@@ -7,8 +7,9 @@ from sqlmodel import col, select
 from fsm.facts import Action, Move
 from service.context import Context
 from service.errors import NotFound, ValidationFailed
+from service.projects import visible_project
 from service.schemas import ClipOut
-from service.tables import Clip, Project
+from service.tables import Clip
 from service.unit_of_work import UnitOfWork, write
 
 MAX_CROP_DATA_DEPTH = 32
@@ -55,7 +56,7 @@ async def add_clip(
         _clip_move(uow, Action.CLIP_ADDED, clip.id, framed_delta=int(crop_data is not None), count_delta=1)
         return clip
 
-    return ClipOut.of(await write(ctx.db, ctx.events, project_id, work, if_match=if_match))
+    return ClipOut.of(await write(ctx, project_id, work, if_match=if_match))
 
 
 async def change_clip(
@@ -76,7 +77,7 @@ async def change_clip(
         _clip_move(uow, Action.CLIP_CHANGED, clip.id, framed_delta=framed_delta, count_delta=0)
         return clip
 
-    return ClipOut.of(await write(ctx.db, ctx.events, project_id, work, if_match=if_match))
+    return ClipOut.of(await write(ctx, project_id, work, if_match=if_match))
 
 
 async def remove_clip(project_id: str, clip_id: str, *, ctx: Context, if_match: str | None = None) -> None:
@@ -87,13 +88,12 @@ async def remove_clip(project_id: str, clip_id: str, *, ctx: Context, if_match: 
             uow, Action.CLIP_REMOVED, clip.id, framed_delta=-int(clip.crop_data is not None), count_delta=-1
         )
 
-    await write(ctx.db, ctx.events, project_id, work, if_match=if_match)
+    await write(ctx, project_id, work, if_match=if_match)
 
 
 async def list_clips(project_id: str, *, ctx: Context) -> list[ClipOut]:
     async with ctx.db.read() as session:
-        if await session.get(Project, project_id) is None:
-            raise NotFound(f"No project with id {project_id!r}.")
+        await visible_project(session, project_id, ctx.owner)
         rows = await session.exec(
             select(Clip).where(Clip.project_id == project_id).order_by(col(Clip.created_at), col(Clip.id))
         )

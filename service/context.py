@@ -12,3 +12,5 @@ class Context:
     settings: Settings
     db: Database
     events: Events
+    owner: str | None = None
+    """The client a request acts for, with auth on: it sees and changes only its own projects."""

@@ -68,6 +68,8 @@ class TooContended(DomainError):
 
 _HTTP_CODES: dict[int, tuple[str, str]] = {
     400: ("validation_error", "Invalid request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
     413: ("payload_too_large", "Payload too large"),

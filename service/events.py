@@ -6,7 +6,7 @@ A write stages its announcement inside its own transaction and confirms it after
 - on SQLite (one process) `committed` hands the change to this process's hub directly;
 - on PostgreSQL `stage` runs `pg_notify` in the transaction, which PostgreSQL delivers only on
   commit, to every process LISTENing, this one included. The payload is the project id and its
-  version, far below PostgreSQL's 8 kB cap, and no extra connection is opened per change.
+  version and owner, far below PostgreSQL's 8 kB cap, and no extra connection is opened per change.
 
 Each process loads a changed project's card once, encodes it once as an SSE frame, and hands the
 same bytes to every subscriber that wants it. Loads of one project run one at a time; a change that
@@ -45,19 +45,21 @@ def sse_frame(event: str, data: bytes) -> bytes:
 class Frame:
     project_id: str
     version: int | None  # None: the project was deleted
+    owner: str | None
     data: bytes
 
 
 @dataclass(eq=False, slots=True)
 class Subscriber:
-    """One open event stream: every project (`project_id` None) or one."""
+    """One open event stream: every project (`project_id` None) or one; with auth on, of one owner."""
 
     project_id: str | None
     queue: asyncio.Queue[Frame | None]
+    owner: str | None = None
     closed: bool = False
 
     def offer(self, frame: Frame) -> None:
-        if self.closed:
+        if self.closed or (self.owner is not None and frame.owner != self.owner):
             return
         try:
             self.queue.put_nowait(frame)
@@ -107,24 +109,26 @@ class Events:
 
     # The writer's side.
 
-    async def stage(self, session: AsyncSession, project_id: str, version: int | None) -> None:
+    async def stage(
+        self, session: AsyncSession, project_id: str, version: int | None, owner: str | None
+    ) -> None:
         """Inside the write's transaction, before its commit."""
         if self._postgres:
-            payload = f"{project_id}:{'' if version is None else version}"
+            payload = f"{project_id}:{'' if version is None else version}:{owner or ''}"
             await session.exec(
                 text("SELECT pg_notify(:channel, :payload)").bindparams(channel=CHANNEL, payload=payload)
             )  # type: ignore[call-overload]
 
-    async def committed(self, project_id: str, version: int | None) -> None:
+    async def committed(self, project_id: str, version: int | None, owner: str | None) -> None:
         """After the write's commit."""
         self.published += 1
         if not self._postgres:
-            self._changed(project_id, version)
+            self._changed(project_id, version, owner)
 
     # The subscriber's side.
 
-    def subscribe(self, project_id: str | None) -> Subscriber:
-        subscriber = Subscriber(project_id, asyncio.Queue(self._buffer))
+    def subscribe(self, project_id: str | None, owner: str | None = None) -> Subscriber:
+        subscriber = Subscriber(project_id, asyncio.Queue(self._buffer), owner)
         if project_id is None:
             self._everything.add(subscriber)
         else:
@@ -147,8 +151,8 @@ class Events:
     # Fan-out.
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        project_id, _, version = payload.partition(":")
-        self._changed(project_id, int(version) if version else None)
+        project_id, version, owner = payload.split(":", 2)
+        self._changed(project_id, int(version) if version else None, owner or None)
 
     def _on_listener_lost(self, _conn: object) -> None:
         """Changes may be missed from here on: end every stream, so that clients start afresh."""
@@ -170,23 +174,22 @@ class Events:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _changed(self, project_id: str, version: int | None) -> None:
+    def _changed(self, project_id: str, version: int | None, owner: str | None) -> None:
         if not self._everything and project_id not in self._by_project:
             return
         if version is None:
-            self._fan_out(
-                Frame(project_id, None, sse_frame("deleted", msgspec.json.encode({"id": project_id})))
-            )
+            deleted = sse_frame("deleted", msgspec.json.encode({"id": project_id}))
+            self._fan_out(Frame(project_id, None, owner, deleted))
             return
         if project_id in self._loading:
             self._loading[project_id] = True
             return
         self._loading[project_id] = False
-        task = asyncio.get_running_loop().create_task(self._load_and_fan_out(project_id))
+        task = asyncio.get_running_loop().create_task(self._load_and_fan_out(project_id, owner))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _load_and_fan_out(self, project_id: str) -> None:
+    async def _load_and_fan_out(self, project_id: str, owner: str | None) -> None:
         sent = 0
         try:
             while True:
@@ -195,7 +198,8 @@ class Events:
                 version = getattr(card, "version", 0)
                 if card is not None and version > sent:
                     sent = version
-                    self._fan_out(Frame(project_id, version, sse_frame("project", msgspec.json.encode(card))))
+                    frame = sse_frame("project", msgspec.json.encode(card))
+                    self._fan_out(Frame(project_id, version, owner, frame))
                 if not self._loading[project_id]:
                     return
         except Exception:

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fsm.facts import (
     ACTIVE_JOB_STATUSES,
@@ -17,9 +18,10 @@ from fsm.facts import (
 from fsm.status import Status
 from service.context import Context
 from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActive, NotFound, ValidationFailed
+from service.projects import visible_project
 from service.schemas import ExportJobOut, as_utc
 from service.tables import IDEMPOTENCY_KEY_MAX, ExportJob, Project, Video
-from service.unit_of_work import UnitOfWork, write
+from service.unit_of_work import UnitOfWork, visible_to, write
 
 SUPERSEDED_MESSAGE = (
     "Superseded: a newer framing export replaced the working video this overlay was rendering on."
@@ -75,7 +77,7 @@ async def start_export(
         uow.move(move, dest, job.id)
         return job
 
-    return ExportJobOut.of(await write(ctx.db, ctx.events, project_id, work, if_match=if_match))
+    return ExportJobOut.of(await write(ctx, project_id, work, if_match=if_match))
 
 
 async def list_exports(project_id: str, active_only: bool, *, ctx: Context) -> list[ExportJobOut]:
@@ -84,17 +86,26 @@ async def list_exports(project_id: str, active_only: bool, *, ctx: Context) -> l
         query = query.where(col(ExportJob.status).in_(ACTIVE_JOB_STATUSES))
     query = query.order_by(col(ExportJob.created_at).desc(), col(ExportJob.id).desc())
     async with ctx.db.read() as session:
-        if await session.get(Project, project_id) is None:
-            raise NotFound(f"No project with id {project_id!r}.")
+        await visible_project(session, project_id, ctx.owner)
         return [ExportJobOut.of(job) for job in (await session.exec(query)).all()]
 
 
 async def get_export(job_id: str, *, ctx: Context) -> ExportJobOut:
     async with ctx.db.read() as session:
         job = await session.get(ExportJob, job_id)
-    if job is None:
-        raise NotFound(f"No export job with id {job_id!r}.")
+        hidden = (
+            job is not None
+            and ctx.owner is not None
+            and not await _is_visible(session, job.project_id, ctx.owner)
+        )
+        if job is None or hidden:
+            raise NotFound(f"No export job with id {job_id!r}.")
     return ExportJobOut.of(job)
+
+
+async def _is_visible(session: AsyncSession, project_id: str, owner: str) -> bool:
+    project = await session.get(Project, project_id)
+    return project is not None and visible_to(project, owner)
 
 
 async def _project_of_job(job_id: str, ctx: Context) -> str:
@@ -137,7 +148,7 @@ async def report_progress(job_id: str, progress: float, message: str | None, *, 
         return job
 
     project_id = await _project_of_job(job_id, ctx)
-    return ExportJobOut.of(await write(ctx.db, ctx.events, project_id, work))
+    return ExportJobOut.of(await write(ctx, project_id, work))
 
 
 async def _next_video_version(uow: UnitOfWork, kind: str) -> int:
@@ -202,7 +213,7 @@ async def finish_job(
         return job
 
     project_id = await _project_of_job(job_id, ctx)
-    return ExportJobOut.of(await write(ctx.db, ctx.events, project_id, work))
+    return ExportJobOut.of(await write(ctx, project_id, work))
 
 
 async def time_out_job(job_id: str, project_id: str, silent_since: datetime, *, ctx: Context) -> bool:
@@ -219,7 +230,7 @@ async def time_out_job(job_id: str, project_id: str, silent_since: datetime, *, 
         uow.move(move, dest, job.id)
         return True
 
-    return await write(ctx.db, ctx.events, project_id, work)
+    return await write(ctx, project_id, work)
 
 
 async def silent_jobs(silent_since: datetime, limit: int, *, ctx: Context) -> list[tuple[str, str]]:

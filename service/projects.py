@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 from sqlmodel import and_, col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fsm.facts import Action
 from fsm.status import EXPORTING, EXPORTING_CHILDREN
@@ -16,14 +17,16 @@ from service.db import Database
 from service.errors import NotFound, ProjectBusy, ValidationFailed
 from service.schemas import HistoryEntry, ProjectOut, ProjectPage, as_utc
 from service.tables import Project, StatusChange, is_id, new_id, utcnow
-from service.unit_of_work import UnitOfWork, write
+from service.unit_of_work import UnitOfWork, visible_to, write
 
 
 async def create_project(name: str, *, ctx: Context) -> ProjectOut:
     if not name.strip():
         raise ValidationFailed("name must contain something other than white space.")
     now = utcnow()
-    project = Project(id=new_id(), name=name, status=INITIAL.value, created_at=now, updated_at=now)
+    project = Project(
+        id=new_id(), name=name, owner=ctx.owner, status=INITIAL.value, created_at=now, updated_at=now
+    )
     async with ctx.db.write() as session, session.begin():
         session.add(project)
         session.add(
@@ -31,19 +34,29 @@ async def create_project(name: str, *, ctx: Context) -> ProjectOut:
                 project_id=project.id, at=now, action=Action.PROJECT_CREATED.value, to_status=INITIAL.value
             )
         )
-        await ctx.events.stage(session, project.id, project.version)
-    await ctx.events.committed(project.id, project.version)
+        await ctx.events.stage(session, project.id, project.version, project.owner)
+    await ctx.events.committed(project.id, project.version, project.owner)
     return card(project, [], {})
 
 
-async def find_project(project_id: str, *, db: Database) -> ProjectOut | None:
+async def visible_project(session: AsyncSession, project_id: str, owner: str | None) -> Project:
+    """The project, or 404 where it does not exist or belongs to another client."""
+    project = await session.get(Project, project_id)
+    if project is None or not visible_to(project, owner):
+        raise NotFound(f"No project with id {project_id!r}.")
+    return project
+
+
+async def find_project(project_id: str, *, db: Database, owner: str | None = None) -> ProjectOut | None:
     async with db.read() as session:
         project = await session.get(Project, project_id)
-        return None if project is None else (await cards(session, [project]))[0]
+        if project is None or not visible_to(project, owner):
+            return None
+        return (await cards(session, [project]))[0]
 
 
 async def get_project(project_id: str, *, ctx: Context) -> ProjectOut:
-    found = await find_project(project_id, db=ctx.db)
+    found = await find_project(project_id, db=ctx.db, owner=ctx.owner)
     if found is None:
         raise NotFound(f"No project with id {project_id!r}.")
     return found
@@ -68,6 +81,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 async def list_projects(status: str | None, limit: int, cursor: str | None, *, ctx: Context) -> ProjectPage:
     query = select(Project)
+    if ctx.owner is not None:
+        query = query.where(Project.owner == ctx.owner)
     if status == EXPORTING:
         query = query.where(col(Project.status).in_([s.value for s in EXPORTING_CHILDREN]))
     elif status is not None:
@@ -97,13 +112,12 @@ async def delete_project(project_id: str, *, ctx: Context, if_match: str | None 
             )
         uow.delete_project()
 
-    await write(ctx.db, ctx.events, project_id, work, if_match=if_match)
+    await write(ctx, project_id, work, if_match=if_match)
 
 
 async def project_history(project_id: str, *, ctx: Context) -> list[HistoryEntry]:
     async with ctx.db.read() as session:
-        if await session.get(Project, project_id) is None:
-            raise NotFound(f"No project with id {project_id!r}.")
+        await visible_project(session, project_id, ctx.owner)
         rows = await session.exec(
             select(StatusChange).where(StatusChange.project_id == project_id).order_by(col(StatusChange.id))
         )

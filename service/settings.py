@@ -26,6 +26,13 @@ class Settings:
     job_timeout_s: float = 600.0
     """Seconds without a report after which an active export job counts as dead."""
 
+    jwt_secret: str | None = None
+    """The HS256 secret that signs access tokens. Set, auth is on; unset, auth is off and the
+    service serves on a loopback address only."""
+
+    env: str = "development"
+    """`production` refuses to start without a JWT secret."""
+
     def __post_init__(self) -> None:
         if not self.database_url.startswith(tuple(f"{d}://" for d in _SUPPORTED_DRIVERS)):
             raise SettingsError(
@@ -36,10 +43,20 @@ class Settings:
             raise SettingsError(
                 f"FRAMESTATE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {self.log_level!r})"
             )
+        if self.env == "production" and not self.jwt_secret:
+            raise SettingsError(
+                "FRAMESTATE_ENV=production needs FRAMESTATE_JWT_SECRET: auth cannot be off in production"
+            )
+        if self.jwt_secret is not None and len(self.jwt_secret) < 32:
+            raise SettingsError("FRAMESTATE_JWT_SECRET must be at least 32 characters long")
         if not self.job_timeout_s > 0:
             raise SettingsError(
                 f"FRAMESTATE_JOB_TIMEOUT_S must be a positive number (got {self.job_timeout_s!r})"
             )
+
+    @property
+    def auth_on(self) -> bool:
+        return self.jwt_secret is not None
 
     @property
     def is_sqlite(self) -> bool:
@@ -53,6 +70,10 @@ class Settings:
             values["database_url"] = url
         if level := env.get("FRAMESTATE_LOG_LEVEL"):
             values["log_level"] = level
+        if secret := env.get("FRAMESTATE_JWT_SECRET"):
+            values["jwt_secret"] = secret
+        if environment := env.get("FRAMESTATE_ENV"):
+            values["env"] = environment
         if timeout := env.get("FRAMESTATE_JOB_TIMEOUT_S"):
             try:
                 values["job_timeout_s"] = float(timeout)

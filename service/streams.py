@@ -60,8 +60,8 @@ async def _frames(
 
 
 async def project_events(project_id: str, *, ctx: Context) -> AsyncIterator[bytes]:
-    subscriber = ctx.events.subscribe(project_id)
-    snapshot = await find_project(project_id, db=ctx.db)
+    subscriber = ctx.events.subscribe(project_id, ctx.owner)
+    snapshot = await find_project(project_id, db=ctx.db, owner=ctx.owner)
     if snapshot is None:
         ctx.events.unsubscribe(subscriber)
         raise NotFound(f"No project with id {project_id!r}.")
@@ -70,4 +70,4 @@ async def project_events(project_id: str, *, ctx: Context) -> AsyncIterator[byte
 
 
 def all_events(*, ctx: Context) -> AsyncIterator[bytes]:
-    return _frames(ctx, ctx.events.subscribe(None), OPENING, 0)
+    return _frames(ctx, ctx.events.subscribe(None, ctx.owner), OPENING, 0)

@@ -17,6 +17,7 @@ ID_LENGTH = 32
 NAME_MAX = 200
 ERROR_MAX = 2000
 IDEMPOTENCY_KEY_MAX = 200
+OWNER_MAX = 200
 
 
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -52,10 +53,12 @@ class Project(SQLModel, table=True):
     __table_args__ = (
         Index("ix_project_created_at_id", "created_at", "id"),
         Index("ix_project_status_created_at_id", "status", "created_at", "id"),
+        Index("ix_project_owner_created_at_id", "owner", "created_at", "id"),
     )
 
     id: str = _id()
     name: str = Field(sa_type=String(NAME_MAX))
+    owner: str | None = Field(default=None, sa_type=String(OWNER_MAX))
     status: str = Field(max_length=32)
     version: int = Field(default=1)
     clip_count: int = Field(default=0)

@@ -25,9 +25,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from fsm.facts import ACTIVE_JOB_STATUSES, Action, Facts, JobType, Move, status_from_facts
 from fsm.machine import allowed_actions, decide
 from fsm.status import Status
-from service.db import Database
+from service.context import Context
 from service.errors import NotFound, PreconditionFailed, TooContended, TransitionNotAllowed
-from service.events import Events
 from service.tables import ExportJob, Project, StatusChange, utcnow
 
 T = TypeVar("T")
@@ -42,6 +41,11 @@ class _LostRace(Exception):
 def active_jobs_order(job: ExportJob) -> tuple[bool, datetime, str]:
     """Framing first, then oldest first: the order of a card's `active_exports`."""
     return (job.type != JobType.FRAMING, job.created_at, job.id)
+
+
+def visible_to(project: Project, owner: str | None) -> bool:
+    """With auth on, a client (`owner`) sees only its own projects; without it (None), all."""
+    return owner is None or project.owner == owner
 
 
 def facts_of(project: Project, active_jobs: list[ExportJob]) -> Facts:
@@ -95,9 +99,12 @@ class UnitOfWork:
         self._if_match = if_match
 
     @classmethod
-    async def load(cls, session: AsyncSession, project_id: str, if_match: str | None = None) -> "UnitOfWork":
+    async def load(
+        cls, session: AsyncSession, project_id: str, if_match: str | None = None, owner: str | None = None
+    ) -> "UnitOfWork":
+        """The project and its facts; a project of another owner is as unknown as a missing one."""
         project = (await session.exec(select(Project).where(Project.id == project_id))).one_or_none()
-        if project is None:
+        if project is None or not visible_to(project, owner):
             raise NotFound(f"No project with id {project_id!r}.")
         session.expunge(project)
         return cls(session, project, await load_active_jobs(session, [project_id]), if_match)
@@ -219,8 +226,7 @@ def if_match_holds(header: str, version: int) -> bool:
 
 
 async def write(
-    db: Database,
-    events: Events,
+    ctx: Context,
     project_id: str,
     work: Callable[[UnitOfWork], Awaitable[T]],
     *,
@@ -229,13 +235,13 @@ async def write(
     """Run `work` on `project_id` in a transaction until it commits without losing a race."""
     for attempt in range(MAX_ATTEMPTS):
         try:
-            async with db.write() as session, session.begin():
+            async with ctx.db.write() as session, session.begin():
                 with session.no_autoflush:
-                    uow = await UnitOfWork.load(session, project_id, if_match)
+                    uow = await UnitOfWork.load(session, project_id, if_match, ctx.owner)
                     result = await work(uow)
                     if uow.dirty:
                         await uow.save()
-                        await events.stage(session, project_id, uow.announced_version)
+                        await ctx.events.stage(session, project_id, uow.announced_version, uow.project.owner)
         except (_LostRace, IntegrityError):
             pass
         except DBAPIError as exc:
@@ -243,7 +249,7 @@ async def write(
                 raise
         else:
             if uow.dirty:
-                await events.committed(project_id, uow.announced_version)
+                await ctx.events.committed(project_id, uow.announced_version, uow.project.owner)
             return result
         await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
     raise TooContended(f"Project {project_id!r} changed under every one of {MAX_ATTEMPTS} attempts.")

@@ -24,7 +24,7 @@ async def test_a_slow_subscriber_costs_only_its_own_buffer(api: Api, settings: S
         reader = events.subscribe(project["id"])
         for expected_version in range(2, 10):
             await api.add_clip(project["id"])
-            await events.committed(project["id"], expected_version)
+            await events.committed(project["id"], expected_version, None)
             frame = await reader.queue.get()
             assert frame is not None
             assert frame.version == expected_version
