@@ -1,8 +1,10 @@
 """The `framestate` command: serve, migrate, diagram."""
 
 import argparse
+import getpass
 import ipaddress
 import logging
+import os
 import sys
 from datetime import timedelta
 
@@ -58,11 +60,25 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> None:
 def _simulate(args: argparse.Namespace, _: Settings) -> int:
     import asyncio
 
-    from service.simulate import simulate_export
+    from service.simulate import AUTH_NEEDED, simulate_export
 
-    return asyncio.run(
-        simulate_export(args.url, args.project_id, JobType(args.type), seconds=args.seconds, fail=args.fail)
-    )
+    token = args.token or os.environ.get("FRAMESTATE_TOKEN")
+    worker_token = args.worker_token or os.environ.get("FRAMESTATE_WORKER_TOKEN")
+    while True:
+        status = asyncio.run(
+            simulate_export(
+                args.url,
+                args.project_id,
+                JobType(args.type),
+                seconds=args.seconds,
+                fail=args.fail,
+                token=token,
+                worker_token=worker_token,
+            )
+        )
+        if status != AUTH_NEEDED or not sys.stdin.isatty():
+            return status
+        token = worker_token = getpass.getpass("The service wants a token (the project owner's): ").strip()
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
@@ -101,6 +117,10 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seconds", type=float, default=5.0, help="how long the export takes (default 5)")
     simulate.add_argument("--fail", action="store_true", help="fail at the end instead of succeeding")
     simulate.add_argument("--url", default="http://127.0.0.1:8000", help="the service (default %(default)s)")
+    simulate.add_argument(
+        "--token", help="with auth on: the project owner's client token (or FRAMESTATE_TOKEN)"
+    )
+    simulate.add_argument("--worker-token", help="with auth on: a worker token (or FRAMESTATE_WORKER_TOKEN)")
     simulate.set_defaults(run=_simulate)
     return root
 

@@ -15,13 +15,27 @@ let nextCursor = null;
 
 const $ = (id) => document.getElementById(id);
 
-async function api(method, path, body, headers = {}) {
-  const init = { method, headers: { ...headers } };
+// With auth on, the board acts with a client token: asked for once, kept in this browser, and sent
+// as the framestate_token cookie (an EventSource cannot send an Authorization header).
+const TOKEN_COOKIE = "framestate_token";
+
+function askForToken(reason) {
+  const token = window.prompt(`${reason}\nPaste a client token (framestate token --sub NAME --role client):`);
+  if (!token) return false;
+  document.cookie = `${TOKEN_COOKIE}=${encodeURIComponent(token.trim())}; path=/; SameSite=Strict`;
+  return true;
+}
+
+async function api(method, path, body, headers = {}, retried = false) {
+  const init = { method, headers: { ...headers }, credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   const response = await fetch(path, init);
+  if (response.status === 401 && !retried && askForToken("framestate needs a token.")) {
+    return api(method, path, body, headers, true);
+  }
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {
@@ -162,7 +176,9 @@ async function reload() {
   updateCounts();
 }
 
-function connect() {
+async function connect() {
+  // A first read settles the token (asking for one where needed) before the stream opens.
+  await api("GET", "/v1/projects?limit=1").catch((error) => showNotice(error.message));
   const source = new EventSource("/v1/events");
   source.addEventListener("open", () => {
     seenSinceOpen = new Set();

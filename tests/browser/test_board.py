@@ -15,8 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
+from service.auth import Role, mint_token
 from tests.conftest import fresh_database_url
 from tests.servers import ROOT, running_server
 
@@ -65,12 +66,14 @@ async def _percent(page: Page, project_id: str) -> float:
     return float(match.group(1)) if match else -1.0
 
 
-async def _complete_project(client: httpx.AsyncClient, name: str) -> str:
+async def _complete_project(
+    client: httpx.AsyncClient, name: str, worker: httpx.AsyncClient | None = None
+) -> str:
     project = (await client.post("/v1/projects", json={"name": name})).json()
     await client.post(f"/v1/projects/{project['id']}/clips", json={"crop_data": {"keyframes": []}})
     for job_type in ("framing", "overlay"):
         job = (await client.post(f"/v1/projects/{project['id']}/exports", json={"type": job_type})).json()
-        assert (await client.post(f"/v1/exports/{job['id']}/succeed")).status_code == 200
+        assert (await (worker or client).post(f"/v1/exports/{job['id']}/succeed")).status_code == 200
     project_id: str = project["id"]
     return project_id
 
@@ -131,3 +134,61 @@ async def test_a_reframe_on_the_board(server_url: str, browser: Browser) -> None
     assert worker.returncode == 0, stdout.decode()
     assert b"reporting on the framing export already running" in stdout
     assert b"failed (as asked)" in stdout
+
+
+SECRET = "browser-secret-" + "b" * 32
+
+
+@pytest.fixture
+def secured_url(tmp_path: Path) -> Iterator[str]:
+    for url in fresh_database_url("sqlite", tmp_path):
+        with running_server(url, extra_env={"FRAMESTATE_JWT_SECRET": SECRET}) as base_url:
+            yield base_url
+
+
+async def test_the_board_and_the_simulated_worker_work_with_auth_on(
+    secured_url: str, browser: Browser
+) -> None:
+    alice, bob = mint_token(SECRET, "alice", Role.CLIENT), mint_token(SECRET, "bob", Role.CLIENT)
+    renderer = mint_token(SECRET, "renderer", Role.WORKER)
+    async with (
+        httpx.AsyncClient(base_url=secured_url, headers={"Authorization": f"Bearer {alice}"}) as client,
+        httpx.AsyncClient(base_url=secured_url, headers={"Authorization": f"Bearer {renderer}"}) as worker,
+    ):
+        project_id = await _complete_project(client, "Alice's reel", worker)
+    async with httpx.AsyncClient(base_url=secured_url, headers={"Authorization": f"Bearer {bob}"}) as client:
+        await client.post("/v1/projects", json={"name": "Bob's reel"})
+    page = await browser.new_page()
+    prompts: list[str] = []
+
+    async def answer(dialog: Dialog) -> None:
+        prompts.append(dialog.message)
+        await dialog.accept(alice)
+
+    page.on("dialog", answer)
+    await page.goto(secured_url)
+    card = page.locator(f'[data-project-id="{project_id}"]')
+    await expect(card.locator(".badge")).to_have_text("Complete")
+    await expect(page.locator(".card")).to_have_count(1)
+    assert len(prompts) == 1
+    await card.locator('[data-action="start_framing_export"]').click()
+    await expect(card.locator(".badge")).to_have_text("Framing…")
+
+    simulator = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "service.cli", "simulate-export", project_id, "--type", "framing"),
+        *("--seconds", "1", "--url", secured_url),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={
+            **os.environ,
+            "FRAMESTATE_TOKEN": alice,
+            "FRAMESTATE_WORKER_TOKEN": renderer,
+        },
+    )
+    stdout, _ = await simulator.communicate()
+    assert simulator.returncode == 0, stdout.decode()
+    await expect(card.locator(".badge")).to_have_text("Framed")
+    await expect(card.locator(".working")).to_have_text("v2")
+    await page.reload()
+    await expect(page.locator(f'[data-project-id="{project_id}"] .badge')).to_have_text("Framed")
+    assert len(prompts) == 1, "the token is kept across a reload"
