@@ -35,7 +35,7 @@ browser: ## install Debian's Chromium for the browser test, where it is missing 
 	  else echo "chromium is missing and cannot be installed here: the browser test will say so"; fi; }
 
 test: install browser ## run every test: SQLite always, PostgreSQL at 127.0.0.1:5432 when it answers (required when CI=true)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: install ## ruff (lint and format check) and mypy --strict
 	$(BIN)/ruff check .
