@@ -81,4 +81,3 @@ async def test_simulate_export_plays_a_worker_to_the_end(server_url: str, projec
     refused = io.StringIO()
     assert await simulate_export(server_url, "0" * 32, JobType.FRAMING, seconds=0.1, out=refused) == 1
     assert "refused" in refused.getvalue()
-
