@@ -10,7 +10,7 @@ role → 403, both problem JSON. The board page, its files, `/health` and the Op
 open. Without `FRAMESTATE_JWT_SECRET`, auth is off: every request acts with every right.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -67,13 +67,14 @@ def principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | Non
     return user if isinstance(user, Principal) else None
 
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
 def allow(*roles: Role) -> Guard:
-    """A route guard: with auth on, only these roles may call the route (403 otherwise)."""
+    """A route guard: with auth on, only these roles may call the route (403 otherwise). It is a
+    coroutine because Litestar runs a plain-function guard in a worker thread."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         caller = principal(connection)
         if caller is not None and caller.role not in roles:
             raise PermissionDeniedException(f"A {caller.role} token may not do this.")
