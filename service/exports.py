@@ -21,7 +21,7 @@ from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActi
 from service.projects import visible_project
 from service.schemas import ExportJobOut, as_utc
 from service.tables import IDEMPOTENCY_KEY_MAX, ExportJob, Project, Video
-from service.unit_of_work import UnitOfWork, visible_to, write
+from service.unit_of_work import Target, UnitOfWork, visible_to, write
 
 SUPERSEDED_MESSAGE = (
     "Superseded: a newer framing export replaced the working video this overlay was rendering on."
@@ -108,16 +108,6 @@ async def _is_visible(session: AsyncSession, project_id: str, owner: str) -> boo
     return project is not None and visible_to(project, owner)
 
 
-async def _project_of_job(job_id: str, ctx: Context) -> str:
-    async with ctx.db.read() as session:
-        project_id = (
-            await session.exec(select(ExportJob.project_id).where(ExportJob.id == job_id))
-        ).one_or_none()
-    if project_id is None:
-        raise NotFound(f"No export job with id {job_id!r}.")
-    return project_id
-
-
 async def _job_in(uow: UnitOfWork, job_id: str) -> ExportJob:
     job = next((job for job in uow.active_jobs if job.id == job_id), None)
     if job is None:
@@ -147,8 +137,7 @@ async def report_progress(job_id: str, progress: float, message: str | None, *, 
         uow.touch()
         return job
 
-    project_id = await _project_of_job(job_id, ctx)
-    return ExportJobOut.of(await write(ctx, project_id, work))
+    return ExportJobOut.of(await write(ctx, Target(job_id=job_id), work))
 
 
 async def _next_video_version(uow: UnitOfWork, kind: str) -> int:
@@ -212,8 +201,7 @@ async def finish_job(
         uow.move(move, dest, job.id)
         return job
 
-    project_id = await _project_of_job(job_id, ctx)
-    return ExportJobOut.of(await write(ctx, project_id, work))
+    return ExportJobOut.of(await write(ctx, Target(job_id=job_id), work))
 
 
 async def time_out_job(job_id: str, project_id: str, silent_since: datetime, *, ctx: Context) -> bool:

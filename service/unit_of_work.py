@@ -21,6 +21,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from fsm.facts import ACTIVE_JOB_STATUSES, Action, Facts, JobType, Move, status_from_facts
 from fsm.machine import allowed_actions, decide
@@ -100,14 +101,14 @@ class UnitOfWork:
 
     @classmethod
     async def load(
-        cls, session: AsyncSession, project_id: str, if_match: str | None = None, owner: str | None = None
+        cls, session: AsyncSession, target: "Target", if_match: str | None = None, owner: str | None = None
     ) -> "UnitOfWork":
         """The project and its facts; a project of another owner is as unknown as a missing one."""
-        project = (await session.exec(select(Project).where(Project.id == project_id))).one_or_none()
+        project = (await session.exec(target.query())).one_or_none()
         if project is None or not visible_to(project, owner):
-            raise NotFound(f"No project with id {project_id!r}.")
+            raise NotFound(target.missing())
         session.expunge(project)
-        return cls(session, project, await load_active_jobs(session, [project_id]), if_match)
+        return cls(session, project, await load_active_jobs(session, [project.id]), if_match)
 
     @property
     def facts(self) -> Facts:
@@ -225,23 +226,52 @@ def if_match_holds(header: str, version: int) -> bool:
     return "*" in tags or etag(version) in tags
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The project a write is about: named directly, or as the project of an export job (one join
+    instead of a separate read of the job first)."""
+
+    project_id: str | None = None
+    job_id: str | None = None
+
+    def query(self) -> SelectOfScalar[Project]:
+        if self.job_id is not None:
+            return (
+                select(Project)
+                .join(ExportJob, col(ExportJob.project_id) == col(Project.id))
+                .where(ExportJob.id == self.job_id)
+            )
+        return select(Project).where(Project.id == self.project_id)
+
+    def missing(self) -> str:
+        return (
+            f"No export job with id {self.job_id!r}."
+            if self.job_id
+            else f"No project with id {self.project_id!r}."
+        )
+
+
 async def write(
     ctx: Context,
-    project_id: str,
+    target: str | Target,
     work: Callable[[UnitOfWork], Awaitable[T]],
     *,
     if_match: str | None = None,
 ) -> T:
-    """Run `work` on `project_id` in a transaction until it commits without losing a race."""
+    """Run `work` on the target project (an id, or a `Target`) in a transaction until it commits
+    without losing a race."""
+    target = Target(project_id=target) if isinstance(target, str) else target
     for attempt in range(MAX_ATTEMPTS):
         try:
             async with ctx.db.write() as session, session.begin():
                 with session.no_autoflush:
-                    uow = await UnitOfWork.load(session, project_id, if_match, ctx.owner)
+                    uow = await UnitOfWork.load(session, target, if_match, ctx.owner)
                     result = await work(uow)
                     if uow.dirty:
                         await uow.save()
-                        await ctx.events.stage(session, project_id, uow.announced_version, uow.project.owner)
+                        await ctx.events.stage(
+                            session, uow.project.id, uow.announced_version, uow.project.owner
+                        )
         except (_LostRace, IntegrityError):
             pass
         except DBAPIError as exc:
@@ -249,10 +279,10 @@ async def write(
                 raise
         else:
             if uow.dirty:
-                await ctx.events.committed(project_id, uow.announced_version, uow.project.owner)
+                await ctx.events.committed(uow.project.id, uow.announced_version, uow.project.owner)
             return result
         await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-    raise TooContended(f"Project {project_id!r} changed under every one of {MAX_ATTEMPTS} attempts.")
+    raise TooContended(f"The project changed under every one of {MAX_ATTEMPTS} attempts; try again.")
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
