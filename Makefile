@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run migrate test lint format diagram docs screenshot clean
+.PHONY: help install browser run migrate test lint format diagram docs screenshot bench property-deep clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +54,15 @@ docs: install ## regenerate docs/state-machine.md from the transition table
 
 screenshot: install browser ## run the browser test and save the board mid-export as docs/board.png
 	FRAMESTATE_SCREENSHOT=docs/board.png $(BIN)/python -m pytest tests/browser -q
+
+bench: install ## framestate against a bare baseline on SQLite and PostgreSQL (wrk); rewrites docs/benchmarks.md
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's wrk for the benchmark"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk is missing and cannot be installed here (Debian: apt-get install wrk)"; exit 1; fi; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean: ## remove the virtual environment, caches and the local SQLite database
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

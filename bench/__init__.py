@@ -1,0 +1,1 @@
+"""The benchmark harness of framestate: `make bench` (see docs/benchmarks.md)."""

@@ -1,0 +1,483 @@
+"""The baseline of the benchmark: a bare Litestar app that answers the benchmark's requests with the
+same SQL written by hand, on the same tables, driver and uvicorn as framestate.
+
+No ORM (SQLAlchemy Core `text()` on the same engine setup as `service.db`), no state machine (the
+few rules the benchmark's paths need are plain `if`s or `WHERE` clauses), no history, no
+compare-and-set, no request checks beyond Litestar's own parse. It serves the framestate paths
+that the benchmark uses, so one load script drives both:
+
+- `GET /v1/projects/{id}`: one SELECT of the card's facts (the project, its two current videos
+  and its active jobs, joined);
+- `GET /v1/projects?limit=&cursor=`: the three statements framestate sends (the page, the active
+  jobs of the page, the current videos of the page), with the same opaque cursor;
+- `POST /v1/exports/{id}/progress`: one UPDATE in a transaction;
+- `POST /v1/projects/{id}/exports` and `POST /v1/exports/{id}/succeed`: the whole export;
+- `GET /v1/events`: every progress report's card, loaded once and handed to every subscriber;
+- `GET /hello`: the bare framework's ceiling.
+
+Only the paths the benchmark drives are complete: it is a yardstick, not a second implementation.
+Run it as `python -m bench.baseline --port N` with `FRAMESTATE_DATABASE_URL` set.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import uvicorn
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.response import Stream
+from sqlalchemy import DateTime, bindparam, text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import TextClause
+
+from service.db import _WRITE, create_engine
+from service.settings import Settings
+
+ACTIVE = "('queued', 'running')"
+LABELS = {
+    "not_started": "Not Started",
+    "in_progress": "In Progress",
+    "framed": "Framed",
+    "exporting_framing": "Framing…",
+    "exporting_overlay": "Overlay…",
+    "complete": "Complete",
+}
+EXPORTING = ("exporting_framing", "exporting_overlay")
+OPENING = b"retry: 1000\n: baseline events\n\n"
+SUBSCRIBER_BUFFER = 1000
+
+P_COLS = (
+    "p.id, p.name, p.status, p.version, p.clip_count, p.framed_clip_count, "
+    "p.working_video_id, p.final_video_id, p.created_at, p.updated_at"
+)
+J_NAMES = (
+    "id, project_id, type, status, progress, message, error, input_video_id, output_video_id, "
+    "created_at, updated_at, finished_at"
+)
+J_COLS = ", ".join(f"j.{name}" for name in J_NAMES.split(", "))
+JOB_ORDER = "CASE WHEN j.type = 'framing' THEN 0 ELSE 1 END, j.created_at, j.id"
+
+
+def _v_cols(alias: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in ("id", "kind", "version", "uri", "job_id", "created_at"))
+
+
+def _timed(sql: str, *names: str) -> TextClause:
+    """A statement whose named parameters are timestamps (stored as SQLite's text, or timestamptz)."""
+    return text(sql).bindparams(*(bindparam(name, type_=DateTime(timezone=True)) for name in names))
+
+
+CARD_SQL = text(
+    f"SELECT {P_COLS}, {_v_cols('w')}, {_v_cols('f')}, {J_COLS} FROM project p "
+    "LEFT JOIN video w ON w.id = p.working_video_id "
+    "LEFT JOIN video f ON f.id = p.final_video_id "
+    f"LEFT JOIN export_job j ON j.project_id = p.id AND j.status IN {ACTIVE} "
+    f"WHERE p.id = :id ORDER BY {JOB_ORDER}"
+)
+PAGE_ORDER = " ORDER BY p.created_at DESC, p.id DESC LIMIT :limit"
+PAGE_SQL = text(f"SELECT {P_COLS} FROM project p" + PAGE_ORDER)
+PAGE_AFTER_SQL = _timed(
+    f"SELECT {P_COLS} FROM project p "
+    "WHERE p.created_at < :at OR (p.created_at = :at AND p.id < :after_id)" + PAGE_ORDER,
+    "at",
+)
+PAGE_JOBS_SQL = text(
+    f"SELECT {J_COLS} FROM export_job j WHERE j.project_id IN :ids AND j.status IN {ACTIVE} "
+    f"ORDER BY {JOB_ORDER}"
+).bindparams(bindparam("ids", expanding=True))
+PAGE_VIDEOS_SQL = text(f"SELECT {_v_cols('v')} FROM video v WHERE v.id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+START_SQL = {
+    "framing": _timed(
+        "UPDATE project SET status = 'exporting_framing', version = version + 1, updated_at = :now "
+        "WHERE id = :id AND framed_clip_count > 0 AND status <> 'exporting_framing' "
+        "RETURNING working_video_id",
+        "now",
+    ),
+    "overlay": _timed(
+        "UPDATE project SET status = CASE WHEN status = 'exporting_framing' THEN status "
+        "ELSE 'exporting_overlay' END, version = version + 1, updated_at = :now "
+        "WHERE id = :id AND working_video_id IS NOT NULL AND status <> 'exporting_overlay' "
+        "RETURNING working_video_id",
+        "now",
+    ),
+}
+INSERT_JOB_SQL = _timed(
+    "INSERT INTO export_job (id, project_id, type, status, progress, input_video_id, "
+    "created_at, updated_at, reported_at) "
+    "VALUES (:id, :project_id, :type, 'queued', 0, :input_video_id, :now, :now, :now)",
+    "now",
+)
+SUCCEED_JOB_SQL = _timed(
+    "UPDATE export_job SET status = 'succeeded', progress = 100, output_video_id = :video_id, "
+    f"updated_at = :now, finished_at = :now WHERE id = :id AND status IN {ACTIVE} RETURNING {J_NAMES}",
+    "now",
+)
+NEXT_VIDEO_VERSION_SQL = text(
+    "SELECT COALESCE(MAX(version), 0) + 1 FROM video WHERE project_id = :project_id AND kind = :kind"
+)
+INSERT_VIDEO_SQL = _timed(
+    "INSERT INTO video (id, project_id, kind, version, uri, job_id, created_at) "
+    "VALUES (:id, :project_id, :kind, :version, :uri, :job_id, :now)",
+    "now",
+)
+SUCCEED_PROJECT_SQL = {
+    "framing": _timed(
+        "UPDATE project SET working_video_id = :video_id, final_video_id = NULL, status = 'framed', "
+        "version = version + 1, updated_at = :now WHERE id = :id",
+        "now",
+    ),
+    "overlay": _timed(
+        "UPDATE project SET final_video_id = :video_id, status = 'complete', "
+        "version = version + 1, updated_at = :now WHERE id = :id",
+        "now",
+    ),
+}
+
+
+def _progress_sql(sqlite: bool) -> TextClause:
+    higher = "max" if sqlite else "GREATEST"
+    return _timed(
+        f"UPDATE export_job SET status = 'running', progress = {higher}(progress, :progress), "
+        "message = COALESCE(:message, message), updated_at = :now, reported_at = :now "
+        f"WHERE id = :id AND status IN {ACTIVE} RETURNING {J_NAMES}",
+        "now",
+    )
+
+
+# Rows to JSON, by hand.
+
+
+def _ts(value: Any) -> Any:
+    """SQLite hands back SQLAlchemy's text form of a UTC time; asyncpg an aware datetime."""
+    if isinstance(value, str):
+        return value[:10] + "T" + value[11:] + "Z"
+    return value
+
+
+def _job(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "id": row[0],
+        "project_id": row[1],
+        "type": row[2],
+        "status": row[3],
+        "progress": row[4],
+        "message": row[5],
+        "error": row[6],
+        "input_video_id": row[7],
+        "output_video_id": row[8],
+        "created_at": _ts(row[9]),
+        "updated_at": _ts(row[10]),
+        "finished_at": _ts(row[11]),
+    }
+
+
+def _video(row: Sequence[Any]) -> dict[str, Any] | None:
+    if row[0] is None:
+        return None
+    return {
+        "id": row[0],
+        "kind": row[1],
+        "version": row[2],
+        "uri": row[3],
+        "job_id": row[4],
+        "created_at": _ts(row[5]),
+    }
+
+
+def _card(
+    p: Sequence[Any],
+    jobs: list[dict[str, Any]],
+    working: dict[str, Any] | None,
+    final: dict[str, Any] | None,
+) -> dict[str, Any]:
+    status = p[2]
+    framing = any(job["type"] == "framing" for job in jobs)
+    overlay = any(job["type"] == "overlay" for job in jobs)
+    allowed = []
+    if p[5] > 0 and not framing:
+        allowed.append("start_framing_export")
+    if p[6] is not None and not overlay:
+        allowed.append("start_overlay_export")
+    return {
+        "id": p[0],
+        "name": p[1],
+        "status": status,
+        "status_label": LABELS[status],
+        "is_exporting": status in EXPORTING,
+        "active_exports": jobs,
+        "allowed_actions": allowed,
+        "working_video": working,
+        "final_video": final,
+        "clip_count": p[4],
+        "framed_clip_count": p[5],
+        "version": p[3],
+        "created_at": _ts(p[8]),
+        "updated_at": _ts(p[9]),
+    }
+
+
+def _card_of_rows(rows: Sequence[Row[Any]]) -> dict[str, Any]:
+    """The rows of CARD_SQL: one per active job (at least one)."""
+    first: Sequence[Any] = rows[0]
+    jobs = [_job(row[22:]) for row in map(tuple, rows) if row[22] is not None]
+    return _card(first, jobs, _video(first[10:16]), _video(first[16:22]))
+
+
+async def _load_card(conn: AsyncConnection, project_id: str) -> dict[str, Any] | None:
+    rows = (await conn.execute(CARD_SQL, {"id": project_id})).all()
+    return _card_of_rows(rows) if rows else None
+
+
+def _encode_cursor(created_at: Any, project_id: str) -> str:
+    moment = datetime.fromisoformat(created_at) if isinstance(created_at, str) else created_at
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    raw = json.dumps([moment.isoformat(), project_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    created_at, project_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    moment = datetime.fromisoformat(created_at)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC), project_id
+
+
+# Live cards: one load per change, the same bytes to every subscriber.
+
+
+@dataclass
+class Hub:
+    subscribers: set["asyncio.Queue[bytes]"] = field(default_factory=set)
+    tasks: set["asyncio.Task[None]"] = field(default_factory=set)
+
+    def publish(self, frame: bytes) -> None:
+        for queue in list(self.subscribers):
+            try:
+                queue.put_nowait(frame)
+            except asyncio.QueueFull:
+                self.subscribers.discard(queue)
+
+    def changed(self, engine: AsyncEngine, project_id: str) -> None:
+        if self.subscribers:
+            task = asyncio.get_running_loop().create_task(self._fan_out(engine, project_id))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _fan_out(self, engine: AsyncEngine, project_id: str) -> None:
+        async with engine.connect() as conn:
+            card = await _load_card(conn, project_id)
+        if card is not None:
+            self.publish(b"event: project\ndata: " + msgspec.json.encode(card) + b"\n\n")
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue(SUBSCRIBER_BUFFER)
+        self.subscribers.add(queue)
+        try:
+            yield OPENING
+            while True:
+                out = [await queue.get()]
+                while not queue.empty():
+                    out.append(queue.get_nowait())
+                yield b"".join(out)
+        finally:
+            self.subscribers.discard(queue)
+
+
+@dataclass
+class Db:
+    engine: AsyncEngine
+    writer: AsyncEngine
+    progress_sql: TextClause
+    hub: Hub
+
+
+class ProgressIn(msgspec.Struct):
+    progress: float
+    message: str | None = None
+
+
+class StartIn(msgspec.Struct):
+    type: str
+
+
+class SucceedIn(msgspec.Struct):
+    output_uri: str | None = None
+
+
+def _db(state: State) -> Db:
+    db: Db = state.db
+    return db
+
+
+def _missing(what: str) -> Response[dict[str, Any]]:
+    return Response({"status": 404, "code": "not_found", "detail": f"No {what}."}, status_code=404)
+
+
+def _refused(what: str) -> Response[dict[str, Any]]:
+    return Response({"status": 409, "code": "refused", "detail": what}, status_code=409)
+
+
+@get("/hello", sync_to_thread=False)
+def hello() -> dict[str, str]:
+    return {"hello": "world"}
+
+
+@get("/v1/projects/{project_id:str}")
+async def get_project(project_id: str, state: State) -> Response[dict[str, Any]]:
+    async with _db(state).engine.connect() as conn:
+        card = await _load_card(conn, project_id)
+    return Response(card) if card is not None else _missing("project")
+
+
+@get("/v1/projects")
+async def list_projects(state: State, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    async with _db(state).engine.connect() as conn:
+        if cursor is None:
+            result = await conn.execute(PAGE_SQL, {"limit": limit + 1})
+        else:
+            at, after_id = _decode_cursor(cursor)
+            result = await conn.execute(PAGE_AFTER_SQL, {"limit": limit + 1, "at": at, "after_id": after_id})
+        projects = result.all()
+        page = projects[:limit]
+        jobs: dict[str, list[dict[str, Any]]] = {p[0]: [] for p in page}
+        if page:
+            for row in await conn.execute(PAGE_JOBS_SQL, {"ids": list(jobs)}):
+                jobs[row[1]].append(_job(row))
+        video_ids = [vid for p in page for vid in (p[6], p[7]) if vid]
+        videos: dict[str, dict[str, Any] | None] = {}
+        if video_ids:
+            videos = {row[0]: _video(row) for row in await conn.execute(PAGE_VIDEOS_SQL, {"ids": video_ids})}
+    items = [
+        _card(p, jobs[p[0]], videos.get(p[6]) if p[6] else None, videos.get(p[7]) if p[7] else None)
+        for p in page
+    ]
+    last = page[-1] if page else None
+    more = last is not None and len(projects) > limit
+    return {"items": items, "next_cursor": _encode_cursor(last[8], last[0]) if more and last else None}
+
+
+@post("/v1/exports/{job_id:str}/progress", status_code=200)
+async def report_progress(job_id: str, data: ProgressIn, state: State) -> Response[dict[str, Any]]:
+    db = _db(state)
+    params = {"id": job_id, "progress": data.progress, "message": data.message, "now": datetime.now(UTC)}
+    async with db.writer.begin() as conn:
+        row = (await conn.execute(db.progress_sql, params)).one_or_none()
+    if row is None:
+        return _missing("active export job")
+    job = _job(row)
+    db.hub.changed(db.engine, job["project_id"])
+    return Response(job)
+
+
+@post("/v1/projects/{project_id:str}/exports", status_code=202)
+async def start_export(project_id: str, data: StartIn, state: State) -> Response[dict[str, Any]]:
+    db = _db(state)
+    now = datetime.now(UTC)
+    job_id = uuid.uuid4().hex
+    async with db.writer.begin() as conn:
+        moved = (await conn.execute(START_SQL[data.type], {"id": project_id, "now": now})).first()
+        if moved is None:
+            return _refused(f"cannot start a {data.type} export now")
+        input_video_id = moved[0] if data.type == "overlay" else None
+        job = {"id": job_id, "project_id": project_id, "type": data.type, "now": now}
+        await conn.execute(INSERT_JOB_SQL, {**job, "input_video_id": input_video_id})
+    stamp = _ts(now)
+    body = {
+        "id": job_id,
+        "project_id": project_id,
+        "type": data.type,
+        "status": "queued",
+        "progress": 0.0,
+        "message": None,
+        "error": None,
+        "input_video_id": input_video_id,
+        "output_video_id": None,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "finished_at": None,
+    }
+    return Response(body, status_code=202)
+
+
+@post("/v1/exports/{job_id:str}/succeed", status_code=200)
+async def succeed_export(
+    job_id: str, state: State, request: Request[Any, Any, Any]
+) -> Response[dict[str, Any]]:
+    db = _db(state)
+    raw = await request.body()
+    uri = msgspec.json.decode(raw, type=SucceedIn).output_uri if raw else None
+    now = datetime.now(UTC)
+    video_id = uuid.uuid4().hex
+    async with db.writer.begin() as conn:
+        row = (await conn.execute(SUCCEED_JOB_SQL, {"id": job_id, "video_id": video_id, "now": now})).first()
+        if row is None:
+            return _missing("active export job")
+        project_id, job_type = row[1], row[2]
+        kind = "working" if job_type == "framing" else "final"
+        version = (
+            await conn.execute(NEXT_VIDEO_VERSION_SQL, {"project_id": project_id, "kind": kind})
+        ).scalar_one()
+        video = {"id": video_id, "project_id": project_id, "kind": kind, "version": version}
+        await conn.execute(INSERT_VIDEO_SQL, {**video, "uri": uri, "job_id": job_id, "now": now})
+        await conn.execute(
+            SUCCEED_PROJECT_SQL[job_type], {"id": project_id, "video_id": video_id, "now": now}
+        )
+    return Response(_job(row))
+
+
+@get("/v1/events")
+async def all_events(state: State) -> Stream:
+    return Stream(
+        _db(state).hub.frames(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def create_baseline(settings: Settings) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        # The same begin hook as framestate's writes: BEGIN IMMEDIATE on SQLite.
+        writer = engine.execution_options(**{_WRITE: True})
+        app.state.db = Db(engine, writer, _progress_sql(settings.is_sqlite), Hub())
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            hello,
+            get_project,
+            list_projects,
+            report_progress,
+            start_export,
+            succeed_export,
+            all_events,
+        ],
+        lifespan=[lifespan],
+        openapi_config=None,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The benchmark's baseline app (see bench/baseline.py).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args()
+    app = create_baseline(Settings.from_env())
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
+
+
+if __name__ == "__main__":
+    main()
