@@ -11,6 +11,7 @@ them), and reads the state back; a lock keeps decisions from several threads apa
 """
 
 import threading
+from functools import cache
 
 from transitions import Machine
 
@@ -62,6 +63,12 @@ def decide(source: Status, facts: Facts, move: Move) -> Status | None:
         return Status(_DECIDER.state)
 
 
+@cache
+def _allowed(source: Status, facts: Facts) -> tuple[Action, ...]:
+    return tuple(action for action in START_ACTIONS if decide(source, facts, Move(action)) is not None)
+
+
 def allowed_actions(source: Status, facts: Facts) -> list[Action]:
-    """The export starts whose guards pass now, in the contract's order."""
-    return [action for action in START_ACTIONS if decide(source, facts, Move(action)) is not None]
+    """The export starts whose guards pass now, in the contract's order. The machine is asked once
+    for each of the (at most 6 × 32) status and facts pairs: a page of cards asks for it 50 times."""
+    return list(_allowed(source, facts))

@@ -27,7 +27,7 @@ async def create_project(name: str, *, ctx: Context) -> ProjectOut:
     project = Project(
         id=new_id(), name=name, owner=ctx.owner, status=INITIAL.value, created_at=now, updated_at=now
     )
-    async with ctx.db.write() as session, session.begin():
+    async with ctx.db.writing() as session:
         session.add(project)
         session.add(
             StatusChange(

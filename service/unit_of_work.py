@@ -263,7 +263,7 @@ async def write(
     target = Target(project_id=target) if isinstance(target, str) else target
     for attempt in range(MAX_ATTEMPTS):
         try:
-            async with ctx.db.write() as session, session.begin():
+            async with ctx.db.writing() as session:
                 with session.no_autoflush:
                     uow = await UnitOfWork.load(session, target, if_match, ctx.owner)
                     result = await work(uow)
