@@ -743,7 +743,7 @@ class ApiStateMachine(RuleBasedStateMachine):
 
 @pytest.mark.skipif(
     "FRAMESTATE_PROPERTY_EXAMPLES" not in os.environ,
-    reason="not yet bounded for make test: run `make property-deep` (FRAMESTATE_PROPERTY_EXAMPLES=25 by default)",
+    reason="not yet bounded for make test: run `make property-deep`",
 )
 def test_the_api_agrees_with_the_reference_model(migrated_settings: Settings) -> None:
     with TestClient(app=create_app(migrated_settings)) as client:
