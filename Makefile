@@ -64,8 +64,8 @@ bench: install ## framestate against a bare baseline on SQLite and PostgreSQL (w
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-property-deep: install ## the stateful property test of the API against a reference model (FRAMESTATE_PROPERTY_EXAMPLES, default 25)
-	FRAMESTATE_PROPERTY_EXAMPLES=$${FRAMESTATE_PROPERTY_EXAMPLES:-25} $(BIN)/python -m pytest tests/property -q
+property-deep: install ## the stateful property test of the API, 500 examples a database (about 15 minutes)
+	FRAMESTATE_PROPERTY_EXAMPLES=$${FRAMESTATE_PROPERTY_EXAMPLES:-500} $(BIN)/python -m pytest tests/property -q
 
 clean: ## remove the virtual environment, caches and the local SQLite database
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -129,6 +129,7 @@ async def report_progress(job_id: str, progress: float, message: str | None, *, 
         new_progress = max(job.progress, progress)
         new_message = job.message if message is None else message
         if job.status == JobStatus.RUNNING and new_progress == job.progress and new_message == job.message:
+            job.reported_at = uow.now  # a report all the same: it keeps the job from timing out
             return job
         job.status = JobStatus.RUNNING.value
         job.progress = new_progress

@@ -29,7 +29,6 @@ from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-import pytest
 from hypothesis import settings as run_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -741,10 +740,6 @@ class ApiStateMachine(RuleBasedStateMachine):
                 assert got == expected, card
 
 
-@pytest.mark.skipif(
-    "FRAMESTATE_PROPERTY_EXAMPLES" not in os.environ,
-    reason="not yet bounded for make test: run `make property-deep`",
-)
 def test_the_api_agrees_with_the_reference_model(migrated_settings: Settings) -> None:
     with TestClient(app=create_app(migrated_settings)) as client:
 

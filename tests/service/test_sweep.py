@@ -102,3 +102,17 @@ async def test_a_running_server_sweeps_on_its_own(quick_timeout_server: str) -> 
         swept = (await client.get(f"/v1/exports/{job['id']}")).json()
         assert swept["status"] == "failed"
         assert swept["error"] == "Timed out: the worker sent no report for 0.5 seconds."
+
+
+async def test_a_report_that_changes_nothing_still_keeps_the_job_alive(api: Api, ctx: Context) -> None:
+    project = await api.framed_project()
+    job = await api.start(project["id"], "framing")
+    running = await api.progress(job["id"], 20)
+    version = (await api.project(project["id"]))["version"]
+    await api.progress(job["id"], 20)
+    assert (await api.project(project["id"]))["version"] == version, "a heartbeat commits no change"
+    just_before = datetime.fromisoformat(running["updated_at"]) + timedelta(
+        seconds=ctx.settings.job_timeout_s
+    )
+    assert await sweep_once(ctx=ctx, now=just_before + timedelta(milliseconds=1)) == 0
+    assert (await api.call("GET", f"/v1/exports/{job['id']}", 200)).json()["status"] == "running"
