@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run migrate test lint format diagram docs screenshot bench property-deep clean
+.PHONY: help install browser run migrate test lint format diagram docs screenshot bench property-deep fuzz-deep clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,8 +52,8 @@ diagram: install ## print the state diagram (Mermaid) generated from the machine
 docs: install ## regenerate docs/state-machine.md from the transition table
 	$(BIN)/framestate diagram --markdown > docs/state-machine.md
 
-screenshot: install browser ## run the browser test and save the board mid-export as docs/board.png
-	FRAMESTATE_SCREENSHOT=docs/board.png $(BIN)/python -m pytest tests/browser -q
+screenshot: install browser ## run the browser tests and save the board and the inspector mid-export (docs/board.png, docs/inspector.png)
+	FRAMESTATE_SCREENSHOT=docs/board.png FRAMESTATE_INSPECTOR_SCREENSHOT=docs/inspector.png $(BIN)/python -m pytest tests/browser -q
 
 bench: install ## framestate against a bare baseline on SQLite and PostgreSQL (wrk); rewrites docs/benchmarks.md
 	@command -v wrk >/dev/null 2>&1 || { \
@@ -66,6 +66,9 @@ bench: install ## framestate against a bare baseline on SQLite and PostgreSQL (w
 
 property-deep: install ## the stateful property test of the API, 500 examples a database (about 15 minutes)
 	FRAMESTATE_PROPERTY_EXAMPLES=$${FRAMESTATE_PROPERTY_EXAMPLES:-500} $(BIN)/python -m pytest tests/property -q
+
+fuzz-deep: install ## the hostile-bytes fuzz test, 2000 examples a test and database (FRAMESTATE_FUZZ_EXAMPLES)
+	FRAMESTATE_FUZZ_EXAMPLES=$${FRAMESTATE_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/hardening/test_fuzz.py -q
 
 clean: ## remove the virtual environment, caches and the local SQLite database
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -9,6 +9,7 @@ from alembic import context
 from service import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from service.db import create_engine
 from service.settings import Settings
+from service.webhooks import tables as webhook_tables  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

@@ -1,15 +1,16 @@
 """The baseline of the benchmark: a bare Litestar app that answers the benchmark's requests with the
 same SQL written by hand, on the same tables, driver and uvicorn as framestate.
 
-No ORM (SQLAlchemy Core `text()` on the same engine setup as `service.db`), no state machine (the
+No ORM (SQLAlchemy Core `text()` on framestate's own engines from `service.db`: reads of one
+statement in autocommit, writes with `BEGIN IMMEDIATE` on SQLite), no state machine (the
 few rules the benchmark's paths need are plain `if`s or `WHERE` clauses), no history, no
 compare-and-set, no request checks beyond Litestar's own parse. It serves the framestate paths
 that the benchmark uses, so one load script drives both:
 
 - `GET /v1/projects/{id}`: one SELECT of the card's facts (the project, its two current videos
   and its active jobs, joined);
-- `GET /v1/projects?limit=&cursor=`: the three statements framestate sends (the page, the active
-  jobs of the page, the current videos of the page), with the same opaque cursor;
+- `GET /v1/projects?limit=&cursor=`: one SELECT, as framestate sends it (the page of projects in a
+  subquery, joined with their current videos and active jobs), with the same opaque cursor;
 - `POST /v1/exports/{id}/progress`: one UPDATE in a transaction;
 - `POST /v1/projects/{id}/exports` and `POST /v1/exports/{id}/succeed`: the whole export;
 - `GET /v1/events`: every progress report's card, loaded once and handed to every subscriber;
@@ -40,7 +41,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import TextClause
 
-from service.db import _WRITE, create_engine
+from service.db import Database
 from service.settings import Settings
 
 ACTIVE = "('queued', 'running')"
@@ -84,19 +85,23 @@ CARD_SQL = text(
     f"LEFT JOIN export_job j ON j.project_id = p.id AND j.status IN {ACTIVE} "
     f"WHERE p.id = :id ORDER BY {JOB_ORDER}"
 )
-PAGE_ORDER = " ORDER BY p.created_at DESC, p.id DESC LIMIT :limit"
-PAGE_SQL = text(f"SELECT {P_COLS} FROM project p" + PAGE_ORDER)
+
+
+def _page_sql(where: str) -> str:
+    """The page of projects in a subquery, joined like a card: one statement for the whole page."""
+    return (
+        f"SELECT {P_COLS}, {_v_cols('w')}, {_v_cols('f')}, {J_COLS} FROM "
+        f"(SELECT * FROM project p {where} ORDER BY p.created_at DESC, p.id DESC LIMIT :limit) p "
+        "LEFT JOIN video w ON w.id = p.working_video_id "
+        "LEFT JOIN video f ON f.id = p.final_video_id "
+        f"LEFT JOIN export_job j ON j.project_id = p.id AND j.status IN {ACTIVE} "
+        f"ORDER BY p.created_at DESC, p.id DESC, {JOB_ORDER}"
+    )
+
+
+PAGE_SQL = text(_page_sql(""))
 PAGE_AFTER_SQL = _timed(
-    f"SELECT {P_COLS} FROM project p "
-    "WHERE p.created_at < :at OR (p.created_at = :at AND p.id < :after_id)" + PAGE_ORDER,
-    "at",
-)
-PAGE_JOBS_SQL = text(
-    f"SELECT {J_COLS} FROM export_job j WHERE j.project_id IN :ids AND j.status IN {ACTIVE} "
-    f"ORDER BY {JOB_ORDER}"
-).bindparams(bindparam("ids", expanding=True))
-PAGE_VIDEOS_SQL = text(f"SELECT {_v_cols('v')} FROM video v WHERE v.id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
+    _page_sql("WHERE p.created_at < :at OR (p.created_at = :at AND p.id < :after_id)"), "at"
 )
 START_SQL = {
     "framing": _timed(
@@ -348,23 +353,14 @@ async def list_projects(state: State, limit: int = 50, cursor: str | None = None
         else:
             at, after_id = _decode_cursor(cursor)
             result = await conn.execute(PAGE_AFTER_SQL, {"limit": limit + 1, "at": at, "after_id": after_id})
-        projects = result.all()
-        page = projects[:limit]
-        jobs: dict[str, list[dict[str, Any]]] = {p[0]: [] for p in page}
-        if page:
-            for row in await conn.execute(PAGE_JOBS_SQL, {"ids": list(jobs)}):
-                jobs[row[1]].append(_job(row))
-        video_ids = [vid for p in page for vid in (p[6], p[7]) if vid]
-        videos: dict[str, dict[str, Any] | None] = {}
-        if video_ids:
-            videos = {row[0]: _video(row) for row in await conn.execute(PAGE_VIDEOS_SQL, {"ids": video_ids})}
-    items = [
-        _card(p, jobs[p[0]], videos.get(p[6]) if p[6] else None, videos.get(p[7]) if p[7] else None)
-        for p in page
-    ]
-    last = page[-1] if page else None
-    more = last is not None and len(projects) > limit
-    return {"items": items, "next_cursor": _encode_cursor(last[8], last[0]) if more and last else None}
+        rows = result.all()
+    by_project: dict[str, list[Row[Any]]] = {}
+    for row in rows:
+        by_project.setdefault(row[0], []).append(row)
+    cards = [_card_of_rows(project_rows) for project_rows in by_project.values()]
+    items = cards[:limit]
+    last = items[-1] if len(cards) > limit else None
+    return {"items": items, "next_cursor": _encode_cursor(last["created_at"], last["id"]) if last else None}
 
 
 @post("/v1/exports/{job_id:str}/progress", status_code=200)
@@ -446,14 +442,14 @@ async def all_events(state: State) -> Stream:
 def create_baseline(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = create_engine(settings)
-        # The same begin hook as framestate's writes: BEGIN IMMEDIATE on SQLite.
-        writer = engine.execution_options(**{_WRITE: True})
-        app.state.db = Db(engine, writer, _progress_sql(settings.is_sqlite), Hub())
+        # framestate's own engines: reads in autocommit, writes with BEGIN IMMEDIATE on SQLite.
+        database = Database.open(settings)
+        reader, writer = database.one_statement, database.write_engine
+        app.state.db = Db(reader, writer, _progress_sql(settings.is_sqlite), Hub())
         try:
             yield
         finally:
-            await engine.dispose()
+            await database.close()
 
     return Litestar(
         route_handlers=[

@@ -9,20 +9,20 @@ from litestar import HttpMethod, MediaType, Request, Response, delete, get, patc
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import File, Stream
-from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
 from fsm.diagram import describe
 from fsm.facts import JobStatus
-from service import clips, exports, projects, streams
+from service import clips, exports, health, metrics, projects, streams
 from service.auth import ANYONE, CLIENTS, WORKERS, Role, principal
 from service.context import Context
-from service.errors import PROBLEM_JSON, DatabaseUnavailable
+from service.errors import NotFound, NotReady
+from service.openapi import BODY, EVENT_STREAM, STREAMS, WRITE, documented
 from service.schemas import (
+    CancelRequest,
     ClipOut,
     ClipWrite,
     ExportJobOut,
@@ -38,34 +38,20 @@ from service.schemas import (
     StatusFilter,
     SucceedReport,
 )
+from service.session import close_session, open_session
+from service.stream_limits import caller_of
 from service.tables import IDEMPOTENCY_KEY_MAX
 from service.unit_of_work import etag
 
 
-class Problem(msgspec.Struct):
-    """An error, as RFC 9457 problem JSON; 409s add the fields their code names."""
-
-    type: str
-    status: int
-    title: str
-    detail: str
-    code: str
-
-
-def _errors(*statuses: int) -> dict[int, ResponseSpec]:
-    return {
-        status: ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON, description="Problem JSON")
-        for status in (*statuses, 413)
-    }
-
-
 def provide_context(state: State, request: Request[Any, Any, Any]) -> Context:
-    """The app's context, acting for the caller: with auth on, a client sees only its projects."""
+    """The app's context, acting for the caller: with auth on, a client sees only its projects, and
+    every change it makes is recorded as the token's `sub`."""
     ctx: Context = state.ctx
     caller = principal(request)
-    if caller is not None and caller.role is Role.CLIENT:
-        return replace(ctx, owner=caller.sub)
-    return ctx
+    if caller is None:
+        return ctx
+    return replace(ctx, owner=caller.sub if caller.role is Role.CLIENT else None, actor=caller.sub)
 
 
 Ctx = NamedDependency[Context]
@@ -82,12 +68,21 @@ def _with_etag(card: ProjectOut, status_code: int = HTTP_200_OK) -> Response[Pro
     return Response(card, status_code=status_code, headers={"ETag": etag(card.version)})
 
 
-@post("/v1/projects", status_code=HTTP_201_CREATED, responses=_errors(400), guards=CLIENTS)
+@post(
+    "/v1/projects",
+    status_code=HTTP_201_CREATED,
+    opt=CLIENTS,
+    **documented("createProject", "projects", "Create a project", errors=BODY),
+)
 async def create_project(data: JSONBody[ProjectCreate], ctx: Ctx) -> Response[ProjectOut]:
     return _with_etag(await projects.create_project(data.name, ctx=ctx), HTTP_201_CREATED)
 
 
-@get("/v1/projects", responses=_errors(400), guards=CLIENTS)
+@get(
+    "/v1/projects",
+    opt=CLIENTS,
+    **documented("listProjects", "projects", "List projects, newest first", errors=("validation_error",)),
+)
 async def list_projects(
     ctx: Ctx,
     status: Annotated[StatusFilter | None, QueryParameter(name="status")] = None,
@@ -97,29 +92,66 @@ async def list_projects(
     return await projects.list_projects(status, limit, cursor, ctx=ctx)
 
 
-@get("/v1/projects/{project_id:str}", responses=_errors(404), guards=CLIENTS)
+@get(
+    "/v1/projects/{project_id:str}",
+    opt=CLIENTS,
+    **documented("getProject", "projects", "Get a project", errors=("not_found",)),
+)
 async def get_project(project_id: FromPath[str], ctx: Ctx) -> Response[ProjectOut]:
     return _with_etag(await projects.get_project(project_id, ctx=ctx))
 
 
-@delete("/v1/projects/{project_id:str}", responses=_errors(404, 409, 412), guards=CLIENTS)
+@delete(
+    "/v1/projects/{project_id:str}",
+    opt=CLIENTS,
+    **documented(
+        "deleteProject",
+        "projects",
+        "Delete a project",
+        errors=("not_found", "project_busy", "precondition_failed", *WRITE),
+    ),
+)
 async def delete_project(project_id: FromPath[str], ctx: Ctx, if_match: IfMatch = None) -> None:
     await projects.delete_project(project_id, ctx=ctx, if_match=if_match)
 
 
-@get("/v1/projects/{project_id:str}/history", responses=_errors(404), guards=CLIENTS)
+@get(
+    "/v1/projects/{project_id:str}/history",
+    opt=CLIENTS,
+    **documented(
+        "getProjectHistory",
+        "projects",
+        "The status history of a project, oldest first",
+        errors=("not_found",),
+    ),
+)
 async def project_history(project_id: FromPath[str], ctx: Ctx) -> list[HistoryEntry]:
     return await projects.project_history(project_id, ctx=ctx)
 
 
-@post("/v1/projects/{project_id:str}/clips", responses=_errors(400, 404, 412), guards=CLIENTS)
+@post(
+    "/v1/projects/{project_id:str}/clips",
+    opt=CLIENTS,
+    **documented(
+        "addClip", "clips", "Add a clip", errors=(*BODY, "not_found", "precondition_failed", *WRITE)
+    ),
+)
 async def add_clip(
     project_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx, if_match: IfMatch = None
 ) -> ClipOut:
     return await clips.add_clip(project_id, data.crop_data, ctx=ctx, if_match=if_match)
 
 
-@patch("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(400, 404, 412), guards=CLIENTS)
+@patch(
+    "/v1/projects/{project_id:str}/clips/{clip_id:str}",
+    opt=CLIENTS,
+    **documented(
+        "changeClip",
+        "clips",
+        "Change a clip's crop data",
+        errors=(*BODY, "not_found", "precondition_failed", *WRITE),
+    ),
+)
 async def change_clip(
     project_id: FromPath[str],
     clip_id: FromPath[str],
@@ -130,14 +162,22 @@ async def change_clip(
     return await clips.change_clip(project_id, clip_id, data.crop_data, ctx=ctx, if_match=if_match)
 
 
-@delete("/v1/projects/{project_id:str}/clips/{clip_id:str}", responses=_errors(404, 412), guards=CLIENTS)
+@delete(
+    "/v1/projects/{project_id:str}/clips/{clip_id:str}",
+    opt=CLIENTS,
+    **documented("removeClip", "clips", "Remove a clip", errors=("not_found", "precondition_failed", *WRITE)),
+)
 async def remove_clip(
     project_id: FromPath[str], clip_id: FromPath[str], ctx: Ctx, if_match: IfMatch = None
 ) -> None:
     await clips.remove_clip(project_id, clip_id, ctx=ctx, if_match=if_match)
 
 
-@get("/v1/projects/{project_id:str}/clips", responses=_errors(404), guards=CLIENTS)
+@get(
+    "/v1/projects/{project_id:str}/clips",
+    opt=CLIENTS,
+    **documented("listClips", "clips", "List the clips of a project, oldest first", errors=("not_found",)),
+)
 async def list_clips(project_id: FromPath[str], ctx: Ctx) -> list[ClipOut]:
     return await clips.list_clips(project_id, ctx=ctx)
 
@@ -145,8 +185,21 @@ async def list_clips(project_id: FromPath[str], ctx: Ctx) -> list[ClipOut]:
 @post(
     "/v1/projects/{project_id:str}/exports",
     status_code=HTTP_202_ACCEPTED,
-    responses=_errors(400, 404, 409, 412),
-    guards=CLIENTS,
+    opt=CLIENTS,
+    **documented(
+        "startExport",
+        "exports",
+        "Start a framing or overlay export",
+        errors=(
+            *BODY,
+            "not_found",
+            "idempotency_key_reused",
+            "export_already_active",
+            "transition_not_allowed",
+            "precondition_failed",
+            *WRITE,
+        ),
+    ),
 )
 async def start_export(
     project_id: FromPath[str],
@@ -158,14 +211,27 @@ async def start_export(
     return await exports.start_export(project_id, data.type, idempotency_key, ctx=ctx, if_match=if_match)
 
 
-@get("/v1/projects/{project_id:str}/exports", responses=_errors(400, 404), guards=CLIENTS)
+@get(
+    "/v1/projects/{project_id:str}/exports",
+    opt=CLIENTS,
+    **documented(
+        "listExports",
+        "exports",
+        "List the export jobs of a project, newest first",
+        errors=("validation_error", "not_found"),
+    ),
+)
 async def list_exports(
     project_id: FromPath[str], ctx: Ctx, active: FromQuery[bool] = False
 ) -> list[ExportJobOut]:
     return await exports.list_exports(project_id, active, ctx=ctx)
 
 
-@get("/v1/exports/{job_id:str}", responses=_errors(404), guards=ANYONE)
+@get(
+    "/v1/exports/{job_id:str}",
+    opt=ANYONE,
+    **documented("getExport", "exports", "Get an export job", errors=("not_found",)),
+)
 async def get_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
     return await exports.get_export(job_id, ctx=ctx)
 
@@ -173,8 +239,13 @@ async def get_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
 @post(
     "/v1/exports/{job_id:str}/progress",
     status_code=HTTP_200_OK,
-    responses=_errors(400, 404, 409),
-    guards=WORKERS,
+    opt=WORKERS,
+    **documented(
+        "reportProgress",
+        "exports",
+        "A worker reports progress",
+        errors=(*BODY, "not_found", "job_not_active", *WRITE),
+    ),
 )
 async def report_progress(job_id: FromPath[str], data: JSONBody[ProgressReport], ctx: Ctx) -> ExportJobOut:
     return await exports.report_progress(job_id, data.progress, data.message, ctx=ctx)
@@ -183,8 +254,13 @@ async def report_progress(job_id: FromPath[str], data: JSONBody[ProgressReport],
 @post(
     "/v1/exports/{job_id:str}/succeed",
     status_code=HTTP_200_OK,
-    responses=_errors(400, 404, 409),
-    guards=WORKERS,
+    opt=WORKERS,
+    **documented(
+        "succeedExport",
+        "exports",
+        "A worker reports success",
+        errors=(*BODY, "not_found", "job_not_active", *WRITE),
+    ),
 )
 async def succeed_export(
     job_id: FromPath[str], ctx: Ctx, data: JSONBody[SucceedReport | None] = None
@@ -194,34 +270,68 @@ async def succeed_export(
 
 
 @post(
-    "/v1/exports/{job_id:str}/fail", status_code=HTTP_200_OK, responses=_errors(400, 404, 409), guards=WORKERS
+    "/v1/exports/{job_id:str}/fail",
+    status_code=HTTP_200_OK,
+    opt=WORKERS,
+    **documented(
+        "failExport",
+        "exports",
+        "A worker reports failure",
+        errors=(*BODY, "not_found", "job_not_active", *WRITE),
+    ),
 )
 async def fail_export(job_id: FromPath[str], data: JSONBody[FailReport], ctx: Ctx) -> ExportJobOut:
     return await exports.finish_job(job_id, JobStatus.FAILED, error=data.error, ctx=ctx)
 
 
-@post("/v1/exports/{job_id:str}/cancel", status_code=HTTP_200_OK, responses=_errors(404, 409), guards=CLIENTS)
-async def cancel_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
-    return await exports.finish_job(job_id, JobStatus.CANCELLED, ctx=ctx)
+@post(
+    "/v1/exports/{job_id:str}/cancel",
+    status_code=HTTP_200_OK,
+    opt=CLIENTS,
+    **documented(
+        "cancelExport", "exports", "Cancel an export", errors=(*BODY, "not_found", "job_not_active", *WRITE)
+    ),
+)
+async def cancel_export(
+    job_id: FromPath[str], ctx: Ctx, data: JSONBody[CancelRequest | None] = None
+) -> ExportJobOut:
+    reason = data.reason if data else None
+    return await exports.finish_job(job_id, JobStatus.CANCELLED, reason=reason, ctx=ctx)
 
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-@get("/v1/projects/{project_id:str}/events", responses=_errors(404), guards=CLIENTS)
-async def project_events(project_id: FromPath[str], ctx: Ctx) -> Stream:
+@get(
+    "/v1/projects/{project_id:str}/events",
+    opt=CLIENTS,
+    media_type=EVENT_STREAM,
+    **documented("streamProjectEvents", "events", "Follow one project live", errors=("not_found", *STREAMS)),
+)
+async def project_events(project_id: FromPath[str], ctx: Ctx, request: Request[Any, Any, Any]) -> Stream:
     """Server-Sent Events: the project now, then the whole project after every committed change."""
-    frames = await streams.project_events(project_id, ctx=ctx)
-    return Stream(frames, media_type="text/event-stream", headers=SSE_HEADERS)
+    frames = await streams.project_events(project_id, ctx=ctx, caller=caller_of(request))
+    return Stream(frames, media_type=EVENT_STREAM, headers=SSE_HEADERS)
 
 
-@get("/v1/events", guards=CLIENTS)
-async def all_events(ctx: Ctx) -> Stream:
+@get(
+    "/v1/events",
+    opt=CLIENTS,
+    media_type=EVENT_STREAM,
+    **documented("streamAllEvents", "events", "Follow every project live", errors=STREAMS),
+)
+async def all_events(ctx: Ctx, request: Request[Any, Any, Any]) -> Stream:
     """Server-Sent Events: every committed change of any project, and deletions."""
-    return Stream(streams.all_events(ctx=ctx), media_type="text/event-stream", headers=SSE_HEADERS)
+    frames = streams.all_events(ctx=ctx, caller=caller_of(request))
+    return Stream(frames, media_type=EVENT_STREAM, headers=SSE_HEADERS)
 
 
-@get("/v1/state-machine", sync_to_thread=False, guards=ANYONE)
+@get(
+    "/v1/state-machine",
+    sync_to_thread=False,
+    opt=ANYONE,
+    **documented("getStateMachine", "meta", "The state machine: states, transitions, diagram"),
+)
 def state_machine() -> StateMachineOut:
     return msgspec.convert(describe(), StateMachineOut)
 
@@ -235,17 +345,65 @@ def board() -> File:
     return File(BOARD_DIR / "index.html", content_disposition_type="inline", media_type=MediaType.HTML)
 
 
-board_assets = create_static_files_router(path="/board", directories=[BOARD_DIR], include_in_schema=False)
+BOARD_MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
+BOARD_ASSETS = {path.name: path for path in BOARD_DIR.iterdir() if path.suffix in BOARD_MEDIA_TYPES}
 
 
-@get("/health", responses={503: ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON)})
-async def health(ctx: Ctx) -> Health:
-    if not await ctx.db.ping():
-        raise DatabaseUnavailable("The database does not answer.")
+@get("/board/{name:str}", include_in_schema=False, sync_to_thread=False)
+def board_asset(name: FromPath[str]) -> File:
+    """The board's own files, by name from a fixed list: a requested path never reaches the file system."""
+    if name not in BOARD_ASSETS:
+        raise NotFound(f"No board file {name!r}.")
+    path = BOARD_ASSETS[name]
+    return File(path, content_disposition_type="inline", media_type=BOARD_MEDIA_TYPES[path.suffix])
+
+
+@get(
+    "/health/live",
+    sync_to_thread=False,
+    **documented("getLiveness", "meta", "Whether the process runs", guarded=False),
+)
+def live() -> Health:
     return Health(status="ok")
 
 
-def _options_for(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+async def _ready(ctx: Context) -> Health:
+    """200 when the database answers, the LISTEN connection (PostgreSQL) is up and the process is
+    not shutting down; else 503 `not_ready` saying which."""
+    if reasons := await health.not_ready_because(ctx):
+        raise NotReady(f"Not ready: {'; '.join(reasons)}.")
+    return Health(status="ok")
+
+
+@get(
+    "/health/ready",
+    **documented(
+        "getReadiness",
+        "meta",
+        "Whether this process should get traffic",
+        errors=("not_ready",),
+        guarded=False,
+    ),
+)
+async def ready(ctx: Ctx) -> Health:
+    return await _ready(ctx)
+
+
+@get(
+    "/health",
+    **documented("health", "meta", "Readiness, as /health/ready", errors=("not_ready",), guarded=False),
+)
+async def health_check(ctx: Ctx) -> Health:
+    return await _ready(ctx)
+
+
+@get("/metrics", media_type=metrics.CONTENT_TYPE, include_in_schema=False)
+async def prometheus_metrics(ctx: Ctx) -> bytes:
+    """Prometheus text format."""
+    return await metrics.exposition(ctx.db)
+
+
+def options_for(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
     """An OPTIONS answer per path, listing every method of the path in `Allow`. Litestar's own
     lists only the methods of the first handler registered for a path."""
     methods: dict[str, set[str]] = {}
@@ -284,8 +442,14 @@ API_HANDLERS: list[HTTPRouteHandler] = [
     project_events,
     all_events,
     state_machine,
-    health,
+    live,
+    ready,
+    health_check,
+    prometheus_metrics,
     board,
+    board_asset,
+    open_session,
+    close_session,
 ]
-ROUTES: list[ControllerRouterHandler] = [*_options_for(API_HANDLERS), *API_HANDLERS, board_assets]
+ROUTES: list[ControllerRouterHandler] = [*options_for(API_HANDLERS), *API_HANDLERS]
 DEPENDENCIES = {"ctx": Provide(provide_context, sync_to_thread=False)}

@@ -8,18 +8,25 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from litestar import Litestar
-from litestar.openapi import OpenAPIConfig
 
+from service import lifecycle
 from service.api import DEPENDENCIES, ROUTES
-from service.auth import auth_config
+from service.auth import auth_config, role_guard
 from service.context import Context
+from service.cookie_guard import cookie_write_guard
 from service.db import Database
 from service.errors import EXCEPTION_HANDLERS
 from service.events import Events
+from service.openapi_docs import openapi_config
+from service.page_headers import PAGE_HEADERS
 from service.projects import find_project
 from service.request_checks import check_request
+from service.requests import RequestObserver
 from service.settings import Settings
+from service.stream_limits import StreamSlots
 from service.sweep import run_sweeps
+from service.webhooks import api as webhooks_api
+from service.webhooks.dispatcher import dispatching
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -34,10 +41,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         db = Database.open(settings)
         events = Events(settings, partial(find_project, db=db))
         await events.start()
-        ctx = app.state.ctx = Context(settings=settings, db=db, events=events)
+        ctx = app.state.ctx = Context(
+            settings=settings, db=db, events=events, stream_slots=StreamSlots(settings.max_streams)
+        )
         sweeper = asyncio.create_task(run_sweeps(ctx))
+
+        async def drain() -> None:
+            ctx.lifecycle.draining = True
+            await events.stop()
+
         try:
-            yield
+            async with dispatching(ctx):
+                with lifecycle.on_drain(drain):
+                    yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -45,13 +61,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await events.stop()
             await db.close()
 
-    return Litestar(
-        route_handlers=ROUTES,
+    app = Litestar(
+        route_handlers=[*ROUTES, *webhooks_api.ROUTES],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
         before_request=check_request,
-        openapi_config=OpenAPIConfig(title="framestate", version="1.0.0", path="/schema"),
+        guards=[role_guard, cookie_write_guard] if settings.auth_on else [],
+        response_headers=PAGE_HEADERS,
+        logging_config=None,  # the process configures logging (service.logs), not each application
+        openapi_config=openapi_config(),
         on_app_init=[auth_config(settings.jwt_secret).on_app_init] if settings.jwt_secret else [],
     )
+    app.asgi_handler = RequestObserver(app.asgi_handler)
+    return app

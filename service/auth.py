@@ -4,26 +4,27 @@
   not report on jobs;
 - a `worker` may read jobs and report on them (progress, succeed, fail), and nothing else.
 
-The token comes in `Authorization: Bearer …` or, for the board page and its event stream (an
-EventSource cannot send headers), in the `framestate_token` cookie. Missing or bad → 401, wrong
-role → 403, both problem JSON. The board page, its files, `/health` and the OpenAPI document are
-open. Without `FRAMESTATE_JWT_SECRET`, auth is off: every request acts with every right.
+The token comes in `Authorization: Bearer …` (no other scheme) or, for the board page and its event
+stream (an EventSource cannot send headers), in the `framestate_token` cookie that
+`POST /v1/session` sets (service/session.py). Missing or bad → 401, wrong role → 403, both problem
+JSON. The board page, its files, the health checks, `/metrics` and the OpenAPI document are open.
+Without `FRAMESTATE_JWT_SECRET`, auth is off: every request acts with every right.
 """
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import JWTCookieAuth, Token
+from litestar.middleware import AuthenticationResult
+from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddleware, Token
 
 COOKIE = "framestate_token"
 ALGORITHM = "HS256"
-OPEN_PATHS = ["^/$", "^/board/", "^/health$", "^/schema"]
+OPEN_PATHS = ["^/$", "^/board/", "^/health(/live|/ready)?$", "^/metrics$", "^/schema"]
 
 
 class Role(StrEnum):
@@ -43,10 +44,47 @@ def mint_token(secret: str, sub: str, role: Role, ttl: timedelta = timedelta(day
 
 
 def _principal_of(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    role = token.extras.get("role")
-    if role not in tuple(Role) or not token.sub:
+    role = token.extras.get("role") if isinstance(token.extras, dict) else None
+    if (
+        not isinstance(role, str)
+        or role not in tuple(Role)
+        or not isinstance(token.sub, str)
+        or not token.sub
+    ):
         return None  # answered 401: the token is signed but says nothing we can act on
     return Principal(token.sub, Role(role))
+
+
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization` header; any scheme but Bearer (in any case) is refused."""
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException(
+            "Authorization takes the Bearer scheme: `Authorization: Bearer <token>`."
+        )
+    return token.strip()
+
+
+class TokenMiddleware(JWTCookieAuthenticationMiddleware):
+    """Litestar's JWT cookie middleware, stricter: it takes the part after any first word of the
+    header as the token, and lets claims of unexpected types (an `extras` claim that is not an
+    object) escape as errors that are not 401."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get(self.auth_header)
+        if header is not None:
+            return await self.authenticate_token(encoded_token=bearer_token(header), connection=connection)
+        return await super().authenticate_request(connection)
+
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        try:
+            return await super().authenticate_token(encoded_token, connection)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise NotAuthorizedException("Invalid token") from exc
 
 
 def auth_config(secret: str) -> JWTCookieAuth[Principal, Token]:
@@ -58,6 +96,7 @@ def auth_config(secret: str) -> JWTCookieAuth[Principal, Token]:
         exclude=OPEN_PATHS,
         require_claims=["exp", "sub"],
         samesite="strict",
+        authentication_middleware_class=TokenMiddleware,
     )
 
 
@@ -67,21 +106,19 @@ def principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | Non
     return user if isinstance(user, Principal) else None
 
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+ROLES = "roles"
+"""The key of a route's `opt` that names the roles that may call it."""
+CLIENTS = {ROLES: (Role.CLIENT,)}
+WORKERS = {ROLES: (Role.WORKER,)}
+ANYONE = {ROLES: (Role.CLIENT, Role.WORKER)}
 
 
-def allow(*roles: Role) -> Guard:
-    """A route guard: with auth on, only these roles may call the route (403 otherwise). It is a
-    coroutine because Litestar runs a plain-function guard in a worker thread."""
-
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        caller = principal(connection)
-        if caller is not None and caller.role not in roles:
-            raise PermissionDeniedException(f"A {caller.role} token may not do this.")
-
-    return guard
-
-
-CLIENTS = [allow(Role.CLIENT)]
-WORKERS = [allow(Role.WORKER)]
-ANYONE = [allow(Role.CLIENT, Role.WORKER)]
+async def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """With auth on, only the roles of the route's `opt` may call it (403 otherwise). One guard for
+    the whole app, installed only when auth is on: Litestar copies the route handler for every
+    guard it runs, and with auth off there is nothing to check. It is a coroutine because Litestar
+    runs a plain-function guard in a worker thread."""
+    roles = handler.opt.get(ROLES)
+    caller = principal(connection)
+    if roles is not None and caller is not None and caller.role not in roles:
+        raise PermissionDeniedException(f"A {caller.role} token may not do this.")

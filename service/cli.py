@@ -4,6 +4,7 @@ import argparse
 import getpass
 import ipaddress
 import logging
+import logging.config
 import os
 import sys
 from datetime import timedelta
@@ -11,6 +12,7 @@ from datetime import timedelta
 from fsm.diagram import markdown, mermaid
 from fsm.facts import JobType
 from service.auth import Role, mint_token
+from service.logs import logging_config
 from service.settings import Settings, SettingsError
 
 
@@ -22,11 +24,19 @@ def _is_loopback(host: str) -> bool:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from service.app import create_app
     from service.migrations import upgrade
+    from service.serving import serve
 
+    if args.workers < 1:
+        print("framestate: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and settings.is_sqlite:
+        print(
+            f"framestate: --workers {args.workers} needs PostgreSQL: a SQLite database serves one "
+            "process (set FRAMESTATE_DATABASE_URL to postgresql+asyncpg://..., or serve one worker)",
+            file=sys.stderr,
+        )
+        return 2
     if not settings.auth_on:
         if not _is_loopback(args.host):
             print(
@@ -40,14 +50,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     upgrade(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
-    return 0
+    return serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> None:
@@ -101,6 +104,9 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="apply pending migrations, then serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes serving on the port (PostgreSQL only; default 1)"
+    )
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="apply pending migrations and exit").set_defaults(run=_migrate)
     diagram = commands.add_parser("diagram", help="print the state diagram (Mermaid)")
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"framestate: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.config.dictConfig(logging_config(settings))
     for chatty in ("httpx", "alembic.runtime.plugins"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     status: int | None = args.run(args, settings)

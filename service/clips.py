@@ -2,17 +2,26 @@
 
 from typing import Any
 
+from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from fsm.facts import Action, Move
 from service.context import Context
 from service.errors import NotFound, ValidationFailed
 from service.projects import visible_project
+from service.records import CLIP, CLIP_COLUMNS, ClipRecord, clip_record
 from service.schemas import ClipOut
-from service.tables import Clip
+from service.tables import Clip, new_id
 from service.unit_of_work import UnitOfWork, write
 
 MAX_CROP_DATA_DEPTH = 32
+CLIP_OF_PROJECT = core_select(*(CLIP.c[name] for name in CLIP_COLUMNS)).where(
+    CLIP.c.id == bindparam("clip_id"), CLIP.c.project_id == bindparam("project_id")
+)
+INSERT_CLIP = insert(CLIP)
+UPDATE_CLIP = update(CLIP).where(CLIP.c.id == bindparam("clip_id"))
+DELETE_CLIP = delete(CLIP).where(CLIP.c.id == bindparam("clip_id"))
 
 
 def _depth(value: Any) -> int:
@@ -28,7 +37,7 @@ def _check_crop_data(crop_data: dict[str, Any] | None) -> None:
         raise ValidationFailed(f"crop_data is nested deeper than {MAX_CROP_DATA_DEPTH} levels.")
 
 
-def _clip_move(uow: UnitOfWork, action: Action, clip_id: str, framed_delta: int, count_delta: int) -> None:
+def _clip_move(uow: UnitOfWork, action: Action, *, framed_delta: int, count_delta: int) -> None:
     project = uow.project
     project.clip_count += count_delta
     project.framed_clip_count += framed_delta
@@ -36,13 +45,12 @@ def _clip_move(uow: UnitOfWork, action: Action, clip_id: str, framed_delta: int,
     uow.move(move, uow.decide(move))
 
 
-async def _clip_of(uow: UnitOfWork, clip_id: str) -> Clip:
-    clip = (
-        await uow.session.exec(select(Clip).where(Clip.id == clip_id, Clip.project_id == uow.project.id))
-    ).one_or_none()
-    if clip is None:
+async def _clip_of(uow: UnitOfWork, clip_id: str) -> ClipRecord:
+    params = {"clip_id": clip_id, "project_id": uow.project.id}
+    row = (await uow.conn.execute(CLIP_OF_PROJECT, params)).one_or_none()
+    if row is None:
         raise NotFound(f"No clip with id {clip_id!r} in project {uow.project.id!r}.")
-    return clip
+    return clip_record(row)
 
 
 async def add_clip(
@@ -50,10 +58,10 @@ async def add_clip(
 ) -> ClipOut:
     _check_crop_data(crop_data)
 
-    async def work(uow: UnitOfWork) -> Clip:
-        clip = Clip(project_id=project_id, crop_data=crop_data, created_at=uow.now, updated_at=uow.now)
-        uow.add(clip)
-        _clip_move(uow, Action.CLIP_ADDED, clip.id, framed_delta=int(crop_data is not None), count_delta=1)
+    async def work(uow: UnitOfWork) -> ClipRecord:
+        clip = ClipRecord(new_id(), uow.project.id, crop_data, uow.now, uow.now)
+        uow.stage(INSERT_CLIP, {name: getattr(clip, name) for name in CLIP_COLUMNS})
+        _clip_move(uow, Action.CLIP_ADDED, framed_delta=int(crop_data is not None), count_delta=1)
         return clip
 
     return ClipOut.of(await write(ctx, project_id, work, if_match=if_match))
@@ -69,12 +77,13 @@ async def change_clip(
 ) -> ClipOut:
     _check_crop_data(crop_data)
 
-    async def work(uow: UnitOfWork) -> Clip:
+    async def work(uow: UnitOfWork) -> ClipRecord:
         clip = await _clip_of(uow, clip_id)
         framed_delta = int(crop_data is not None) - int(clip.crop_data is not None)
         clip.crop_data = crop_data
         clip.updated_at = uow.now
-        _clip_move(uow, Action.CLIP_CHANGED, clip.id, framed_delta=framed_delta, count_delta=0)
+        uow.stage(UPDATE_CLIP, {"clip_id": clip.id, "crop_data": crop_data, "updated_at": uow.now})
+        _clip_move(uow, Action.CLIP_CHANGED, framed_delta=framed_delta, count_delta=0)
         return clip
 
     return ClipOut.of(await write(ctx, project_id, work, if_match=if_match))
@@ -83,10 +92,8 @@ async def change_clip(
 async def remove_clip(project_id: str, clip_id: str, *, ctx: Context, if_match: str | None = None) -> None:
     async def work(uow: UnitOfWork) -> None:
         clip = await _clip_of(uow, clip_id)
-        await uow.session.delete(clip)
-        _clip_move(
-            uow, Action.CLIP_REMOVED, clip.id, framed_delta=-int(clip.crop_data is not None), count_delta=-1
-        )
+        uow.stage(DELETE_CLIP, {"clip_id": clip.id})
+        _clip_move(uow, Action.CLIP_REMOVED, framed_delta=-int(clip.crop_data is not None), count_delta=-1)
 
     await write(ctx, project_id, work, if_match=if_match)
 

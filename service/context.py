@@ -1,10 +1,13 @@
 """What every service function needs: the database, the event announcer and the settings."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.db import Database
 from service.events import Events
-from service.settings import Settings
+from service.lifecycle import Lifecycle
+from service.settings import DEFAULT_MAX_STREAMS, Settings
+from service.stream_limits import StreamSlots
+from service.webhooks.outbox import Outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,5 +15,13 @@ class Context:
     settings: Settings
     db: Database
     events: Events
+    stream_slots: StreamSlots = field(default_factory=lambda: StreamSlots(DEFAULT_MAX_STREAMS))
+    """Event streams held per caller, shared by every request of the process."""
     owner: str | None = None
     """The client a request acts for, with auth on: it sees and changes only its own projects."""
+    actor: str | None = None
+    """Who makes the change, as the history records it: the token's `sub` with auth on, the sweep's
+    own name for what it does; None where nothing is known."""
+    webhooks: Outbox = field(default_factory=Outbox)
+    """This process's side of the webhook outbox: shared by every copy of the context."""
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)

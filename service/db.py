@@ -5,6 +5,13 @@ lock (up to the busy timeout) instead of failing when a reader upgrades to a wri
 with a plain `BEGIN` and, in WAL mode, never wait for a writer. Within one process, writers also
 queue on an asyncio lock first: SQLite's busy handler polls in sleeps of up to 100 ms, which made
 a contended write wait seconds (p99) for a lock held a few milliseconds.
+
+A read of one statement (a card, a page of cards) runs on `reading()`, in autocommit: one
+statement already reads one consistent snapshot, so it needs no `BEGIN` and no `ROLLBACK`, which
+are a round trip each on PostgreSQL and a hop to the driver's thread each on SQLite. On SQLite the
+driver's connection is always in autocommit (the begin hook starts transactions), so SQLAlchemy
+is told to skip the driver's rollback (`skip_autocommit_rollback`), and the pool's reset rolls back
+a connection going back to the pool only when it is inside a transaction: a write that failed.
 """
 
 import asyncio
@@ -17,12 +24,16 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import PoolResetState
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db_faults import is_connection_fault
+from service.errors import CommitOutcomeUnknown
 from service.settings import Settings
 
 _WRITE = "framestate_write"
+_ONE_STATEMENT = "framestate_one_statement"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -39,8 +50,19 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_on_reset(dbapi_connection: Any, _record: Any, reset_state: PoolResetState) -> None:
+    """Roll back a connection going back to the pool only when it is inside a transaction: the
+    usual rollback on return is one more hop to the driver's thread after every request."""
+    if reset_state.terminate_only or dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get(_WRITE):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif not options.get(_ONE_STATEMENT):
+        conn.exec_driver_sql("BEGIN")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -48,25 +70,58 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, pool_reset_on_return=None, skip_autocommit_rollback=True)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine.pool, "reset", _sqlite_on_reset)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False)
 
 
+def _one_statement_options(settings: Settings) -> dict[str, Any]:
+    """SQLite's connections are in autocommit already: setting it again would cost a PRAGMA on
+    every checkout and return."""
+    options: dict[str, Any] = {_ONE_STATEMENT: True}
+    if not settings.is_sqlite:
+        options["isolation_level"] = "AUTOCOMMIT"
+    return options
+
+
 @dataclass(frozen=True, slots=True)
 class Database:
     engine: AsyncEngine
+    one_statement: AsyncEngine
+    write_engine: AsyncEngine
     read: async_sessionmaker[AsyncSession]
     write: async_sessionmaker[AsyncSession]
     write_lock: asyncio.Lock | None = None
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncSession]:
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction; committed when the block ends, rolled back when it raises."""
+        committing = False
+        try:
+            async with self.write_lock or contextlib.nullcontext(), self.write_engine.begin() as conn:
+                yield conn
+                committing = True
+        except Exception as exc:
+            if committing and is_connection_fault(exc):
+                raise CommitOutcomeUnknown(
+                    "The connection to the database broke during COMMIT: the "
+                    "change may or may not be stored; read it back before retrying."
+                ) from exc
+            raise
+
+    @asynccontextmanager
+    async def writing_session(self) -> AsyncIterator[AsyncSession]:
+        """As `writing`, with an ORM session: for the paths that are not hot (webhook endpoints and
+        the dispatcher's bookkeeping)."""
         async with self.write_lock or contextlib.nullcontext(), self.write() as session, session.begin():
             yield session
+
+    def reading(self) -> AsyncConnection:
+        """A connection for a read of one statement (`async with db.reading() as conn`)."""
+        return self.one_statement.connect()
 
     @classmethod
     def open(cls, settings: Settings) -> "Database":
@@ -74,6 +129,8 @@ class Database:
         write_engine = engine.execution_options(**{_WRITE: True})
         return cls(
             engine=engine,
+            one_statement=engine.execution_options(**_one_statement_options(settings)),
+            write_engine=write_engine,
             read=async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
             write=async_sessionmaker(write_engine, class_=AsyncSession, expire_on_commit=False),
             write_lock=asyncio.Lock() if settings.is_sqlite else None,

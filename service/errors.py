@@ -7,6 +7,9 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from service.db_faults import is_connection_fault, mark_connection_fault
+from service.logs import REQUEST_ID
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("framestate")
 
@@ -60,6 +63,14 @@ class DatabaseUnavailable(DomainError):
     status, code, title = 503, "database_unavailable", "Database unavailable"
 
 
+class CommitOutcomeUnknown(DatabaseUnavailable):
+    """The connection broke during COMMIT: the write may or may not be stored."""
+
+
+class NotReady(DomainError):
+    status, code, title = 503, "not_ready", "Not ready"
+
+
 class TooContended(DomainError):
     """Every retry of a write lost its race; the client may simply try again."""
 
@@ -76,10 +87,23 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 
+def problem_codes() -> dict[str, int]:
+    """Every problem code the service answers, with its HTTP status."""
+    codes = {code: status for status, (code, _) in _HTTP_CODES.items()}
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        error = pending.pop()
+        codes[error.code] = error.status
+        pending.extend(error.__subclasses__())
+    return codes
+
+
 def problem(
     status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response[dict[str, Any]]:
     body = {"type": "about:blank", "status": status, "title": title, "detail": detail, "code": code, **extra}
+    if (request_id := REQUEST_ID.get()) is not None:
+        body["request_id"] = request_id
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -105,6 +129,12 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if is_connection_fault(exc):
+        mark_connection_fault(request.scope)
+        log.warning("database connection fault on %s %s: %s", request.method, request.url.path, exc)
+        return domain_error_handler(
+            request, DatabaseUnavailable("The database is unavailable; try again shortly.")
+        )
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,

@@ -18,18 +18,21 @@ nothing but its own buffer.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 
 import asyncpg
 import msgspec
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.settings import Settings
 
 CHANNEL = "framestate"
+NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+LISTEN_NAME = "framestate-listen"
+"""The LISTEN connection's `application_name`, to find it in `pg_stat_activity`."""
 SUBSCRIBER_BUFFER = 1000
 log = logging.getLogger("framestate")
 
@@ -49,6 +52,12 @@ class Frame:
     data: bytes
 
 
+KEEPALIVE_S = 15.0
+KEEP_ALIVE = Frame("", 0, None, b": keep-alive\n\n")
+"""Offered to every stream every `KEEPALIVE_S` by one timer of the process, so that a quiet stream
+still writes now and then (proxies close idle connections) without a timer per stream."""
+
+
 @dataclass(eq=False, slots=True)
 class Subscriber:
     """One open event stream: every project (`project_id` None) or one; with auth on, of one owner."""
@@ -59,7 +68,7 @@ class Subscriber:
     closed: bool = False
 
     def offer(self, frame: Frame) -> None:
-        if self.closed or (self.owner is not None and frame.owner != self.owner):
+        if self.closed or (self.owner is not None and frame.owner != self.owner and frame is not KEEP_ALIVE):
             return
         try:
             self.queue.put_nowait(frame)
@@ -93,10 +102,25 @@ class Events:
         self.published = 0
 
     async def start(self) -> None:
+        """Listen on PostgreSQL; a database that does not answer yet is retried in the background
+        (readiness says so meanwhile), so the process starts all the same."""
+        self._spawn(self._keep_alive())
         if self._postgres:
-            self._listener = await asyncpg.connect(self._dsn)
-            await self._listener.add_listener(CHANNEL, self._on_notify)
-            self._listener.add_termination_listener(self._on_listener_lost)
+            try:
+                await self._listen()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.error("cannot LISTEN on PostgreSQL yet (%s); retrying", exc)
+                self._spawn(self._relisten())
+
+    async def _listen(self) -> None:
+        self._listener = await asyncpg.connect(self._dsn, server_settings={"application_name": LISTEN_NAME})
+        await self._listener.add_listener(CHANNEL, self._on_notify)
+        self._listener.add_termination_listener(self._on_listener_lost)
+
+    @property
+    def listening(self) -> bool:
+        """False on PostgreSQL while the LISTEN connection is down (changes would be missed)."""
+        return not self._postgres or (self._listener is not None and not self._listener.is_closed())
 
     async def stop(self) -> None:
         for subscriber in [*self._everything, *(s for subs in self._by_project.values() for s in subs)]:
@@ -109,15 +133,23 @@ class Events:
 
     # The writer's side.
 
+    def notification(self, project_id: str, version: int | None, owner: str | None) -> dict[str, str] | None:
+        """On PostgreSQL, the arguments of the `pg_notify` that announces a change: a write runs it
+        in its own compare-and-set statement (`RETURNING pg_notify(...)`), so it costs no round
+        trip of its own. None on SQLite."""
+        if not self._postgres:
+            return None
+        return {
+            "channel": CHANNEL,
+            "payload": f"{project_id}:{'' if version is None else version}:{owner or ''}",
+        }
+
     async def stage(
-        self, session: AsyncSession, project_id: str, version: int | None, owner: str | None
+        self, conn: AsyncConnection, project_id: str, version: int | None, owner: str | None
     ) -> None:
         """Inside the write's transaction, before its commit."""
-        if self._postgres:
-            payload = f"{project_id}:{'' if version is None else version}:{owner or ''}"
-            await session.exec(
-                text("SELECT pg_notify(:channel, :payload)").bindparams(channel=CHANNEL, payload=payload)
-            )  # type: ignore[call-overload]
+        if (notification := self.notification(project_id, version, owner)) is not None:
+            await conn.execute(NOTIFY, notification)
 
     async def committed(self, project_id: str, version: int | None, owner: str | None) -> None:
         """After the write's commit."""
@@ -159,7 +191,16 @@ class Events:
         log.error("lost the PostgreSQL LISTEN connection; closing every event stream")
         for subscriber in [*self._everything, *(s for subs in self._by_project.values() for s in subs)]:
             subscriber.close()
-        task = asyncio.get_running_loop().create_task(self._relisten())
+        self._spawn(self._relisten())
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_S)
+            for subscriber in [*self._everything, *(s for subs in self._by_project.values() for s in subs)]:
+                subscriber.offer(KEEP_ALIVE)
+
+    def _spawn(self, coroutine: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -167,10 +208,12 @@ class Events:
         delay = 0.1
         while True:
             try:
-                await self.start()
+                await self._listen()
                 log.warning("PostgreSQL LISTEN connection restored")
                 return
-            except (OSError, asyncpg.PostgresError):
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):  # closed while it opened, too
+                if self._listener is not None:
+                    self._listener.terminate()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

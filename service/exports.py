@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,13 +20,22 @@ from fsm.status import Status
 from service.context import Context
 from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActive, NotFound, ValidationFailed
 from service.projects import visible_project
+from service.reading import visible_to
+from service.records import JOB, JOB_COLUMNS, VIDEO, JobRecord, job_record
 from service.schemas import ExportJobOut, as_utc
-from service.tables import IDEMPOTENCY_KEY_MAX, ExportJob, Project, Video
-from service.unit_of_work import Target, UnitOfWork, visible_to, write
+from service.tables import IDEMPOTENCY_KEY_MAX, ExportJob, Project, new_id
+from service.unit_of_work import Target, UnitOfWork, write
 
 SUPERSEDED_MESSAGE = (
     "Superseded: a newer framing export replaced the working video this overlay was rendering on."
 )
+BY_IDEMPOTENCY_KEY = core_select(*(JOB.c[name] for name in JOB_COLUMNS)).where(
+    JOB.c.project_id == bindparam("project_id"), JOB.c.idempotency_key == bindparam("key")
+)
+HIGHEST_VIDEO_VERSION = core_select(func.max(VIDEO.c.version)).where(
+    VIDEO.c.project_id == bindparam("project_id"), VIDEO.c.kind == bindparam("kind")
+)
+INSERT_VIDEO = insert(VIDEO)
 FINISH_ACTIONS: dict[JobStatus, Action] = {
     JobStatus.SUCCEEDED: Action.JOB_SUCCEEDED,
     JobStatus.FAILED: Action.JOB_FAILED,
@@ -43,16 +53,13 @@ async def start_export(
 ) -> ExportJobOut:
     check_idempotency_key(key)
 
-    async def work(uow: UnitOfWork) -> ExportJob:
+    async def work(uow: UnitOfWork) -> JobRecord:
         if key is not None:
-            seen = (
-                await uow.session.exec(
-                    select(ExportJob).where(
-                        ExportJob.project_id == project_id, ExportJob.idempotency_key == key
-                    )
-                )
+            row = (
+                await uow.conn.execute(BY_IDEMPOTENCY_KEY, {"project_id": uow.project.id, "key": key})
             ).one_or_none()
-            if seen is not None:
+            if row is not None:
+                seen = job_record(row)
                 if seen.type != job_type:
                     raise IdempotencyKeyReused(
                         f"Idempotency-Key {key!r} already started a {seen.type} export.", job_id=seen.id
@@ -62,18 +69,24 @@ async def start_export(
             raise ExportAlreadyActive(f"A {job_type.value} export is already active.", job_id=active.id)
         move = Move(START_ACTION_OF[job_type], job_type)
         dest = uow.decide(move)
-        job = ExportJob(
-            project_id=project_id,
+        job = JobRecord(
+            id=new_id(),
+            project_id=uow.project.id,
             type=job_type.value,
             status=JobStatus.QUEUED.value,
+            progress=0.0,
+            message=None,
+            error=None,
             input_video_id=uow.project.working_video_id if job_type is JobType.OVERLAY else None,
+            output_video_id=None,
             idempotency_key=key,
             created_at=uow.now,
             updated_at=uow.now,
             reported_at=uow.now,
+            finished_at=None,
+            cancel_reason=None,
         )
-        uow.add(job)
-        uow.active_jobs.append(job)
+        uow.add_job(job)
         uow.move(move, dest, job.id)
         return job
 
@@ -105,25 +118,23 @@ async def get_export(job_id: str, *, ctx: Context) -> ExportJobOut:
 
 async def _is_visible(session: AsyncSession, project_id: str, owner: str) -> bool:
     project = await session.get(Project, project_id)
-    return project is not None and visible_to(project, owner)
+    return project is not None and visible_to(project.owner, owner)
 
 
-async def _job_in(uow: UnitOfWork, job_id: str) -> ExportJob:
-    job = next((job for job in uow.active_jobs if job.id == job_id), None)
-    if job is None:
-        job = (await uow.session.exec(select(ExportJob).where(ExportJob.id == job_id))).one_or_none()
+def _job_in(uow: UnitOfWork, job_id: str) -> JobRecord:
+    job = uow.job(job_id)
     if job is None:
         raise NotFound(f"No export job with id {job_id!r}.")
     return job
 
 
-def _refuse_finished(job: ExportJob) -> None:
+def _refuse_finished(job: JobRecord) -> None:
     raise JobNotActive(f"The job is {job.status}: it takes no more reports.", job_status=job.status)
 
 
 async def report_progress(job_id: str, progress: float, message: str | None, *, ctx: Context) -> ExportJobOut:
-    async def work(uow: UnitOfWork) -> ExportJob:
-        job = await _job_in(uow, job_id)
+    async def work(uow: UnitOfWork) -> JobRecord:
+        job = _job_in(uow, job_id)
         if job.status not in ACTIVE_JOB_STATUSES:
             _refuse_finished(job)
         new_progress = max(job.progress, progress)
@@ -142,29 +153,28 @@ async def report_progress(job_id: str, progress: float, message: str | None, *, 
 
 
 async def _next_video_version(uow: UnitOfWork, kind: str) -> int:
-    highest = (
-        await uow.session.exec(
-            select(func.max(Video.version)).where(Video.project_id == uow.project.id, Video.kind == kind)
-        )
-    ).one()
+    params = {"project_id": uow.project.id, "kind": kind}
+    highest = (await uow.conn.execute(HIGHEST_VIDEO_VERSION, params)).scalar_one()
     return (highest or 0) + 1
 
 
-async def _succeed(uow: UnitOfWork, job: ExportJob, job_type: JobType, output_uri: str | None) -> None:
+async def _succeed(uow: UnitOfWork, job: JobRecord, job_type: JobType, output_uri: str | None) -> None:
     kind = VIDEO_KIND_OF[job_type]
-    video = Video(
-        project_id=uow.project.id,
-        kind=kind.value,
-        version=await _next_video_version(uow, kind.value),
-        uri=output_uri,
-        job_id=job.id,
-        created_at=uow.now,
-    )
-    uow.add(video)
-    job.output_video_id = video.id
+    video_id = new_id()
+    video = {
+        "id": video_id,
+        "project_id": uow.project.id,
+        "kind": kind.value,
+        "version": await _next_video_version(uow, kind.value),
+        "uri": output_uri,
+        "job_id": job.id,
+        "created_at": uow.now,
+    }
+    uow.stage(INSERT_VIDEO, video)
+    job.output_video_id = video_id
     job.progress = 100.0
     if job_type is JobType.FRAMING:
-        uow.project.working_video_id = video.id
+        uow.project.working_video_id = video_id
         uow.project.final_video_id = None
         for other in uow.active_jobs:
             if other.type == JobType.OVERLAY and other.status in ACTIVE_JOB_STATUSES:
@@ -172,10 +182,10 @@ async def _succeed(uow: UnitOfWork, job: ExportJob, job_type: JobType, output_ur
                 other.message = SUPERSEDED_MESSAGE
                 other.updated_at = other.finished_at = uow.now
     else:
-        uow.project.final_video_id = video.id
+        uow.project.final_video_id = video_id
 
 
-def _end(uow: UnitOfWork, job: ExportJob, outcome: JobStatus, action: Action) -> tuple[Move, Status]:
+def _end(uow: UnitOfWork, job: JobRecord, outcome: JobStatus, action: Action) -> tuple[Move, Status]:
     move = Move(action, JobType(job.type))
     dest = uow.decide(move)
     job.status = outcome.value
@@ -184,12 +194,19 @@ def _end(uow: UnitOfWork, job: ExportJob, outcome: JobStatus, action: Action) ->
 
 
 async def finish_job(
-    job_id: str, outcome: JobStatus, *, ctx: Context, output_uri: str | None = None, error: str | None = None
+    job_id: str,
+    outcome: JobStatus,
+    *,
+    ctx: Context,
+    output_uri: str | None = None,
+    error: str | None = None,
+    reason: str | None = None,
 ) -> ExportJobOut:
-    """Succeed, fail or cancel a job. The same outcome again is answered with the job as it is."""
+    """Succeed, fail (with `error`) or cancel (with an optional `reason`) a job. The same outcome
+    again is answered with the job as it is."""
 
-    async def work(uow: UnitOfWork) -> ExportJob:
-        job = await _job_in(uow, job_id)
+    async def work(uow: UnitOfWork) -> JobRecord:
+        job = _job_in(uow, job_id)
         if job.status == outcome:
             return job
         if job.status not in ACTIVE_JOB_STATUSES:
@@ -198,8 +215,10 @@ async def finish_job(
             await _succeed(uow, job, JobType(job.type), output_uri)
         elif outcome is JobStatus.FAILED:
             job.error = error
+        else:
+            job.cancel_reason = reason
         move, dest = _end(uow, job, outcome, FINISH_ACTIONS[outcome])
-        uow.move(move, dest, job.id)
+        uow.move(move, dest, job.id, reason=job.error if outcome is JobStatus.FAILED else job.cancel_reason)
         return job
 
     return ExportJobOut.of(await write(ctx, Target(job_id=job_id), work))

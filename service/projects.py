@@ -3,56 +3,77 @@
 import base64
 import binascii
 import json
+from dataclasses import asdict
 from datetime import datetime
 
-from sqlmodel import and_, col, or_, select
+from sqlalchemy import insert
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fsm.facts import Action
-from fsm.status import EXPORTING, EXPORTING_CHILDREN
 from fsm.table import INITIAL
-from service.cards import card, cards
 from service.context import Context
 from service.db import Database
 from service.errors import NotFound, ProjectBusy, ValidationFailed
+from service.reading import card_of_project, cards_of, page_statement, read_card, visible_to
+from service.records import PROJECT, ProjectRecord
 from service.schemas import HistoryEntry, ProjectOut, ProjectPage, as_utc
 from service.tables import Project, StatusChange, is_id, new_id, utcnow
-from service.unit_of_work import UnitOfWork, visible_to, write
+from service.unit_of_work import INSERT_HISTORY, UnitOfWork, write
+from service.webhooks import outbox
+
+INSERT_PROJECT = insert(PROJECT)
 
 
 async def create_project(name: str, *, ctx: Context) -> ProjectOut:
     if not name.strip():
         raise ValidationFailed("name must contain something other than white space.")
     now = utcnow()
-    project = Project(
-        id=new_id(), name=name, owner=ctx.owner, status=INITIAL.value, created_at=now, updated_at=now
+    project = ProjectRecord(
+        id=new_id(),
+        name=name,
+        owner=ctx.owner,
+        status=INITIAL.value,
+        version=1,
+        clip_count=0,
+        framed_clip_count=0,
+        working_video_id=None,
+        final_video_id=None,
+        created_at=now,
+        updated_at=now,
     )
-    async with ctx.db.writing() as session:
-        session.add(project)
-        session.add(
-            StatusChange(
-                project_id=project.id, at=now, action=Action.PROJECT_CREATED.value, to_status=INITIAL.value
-            )
-        )
-        await ctx.events.stage(session, project.id, project.version, project.owner)
+    history = {
+        "project_id": project.id,
+        "at": now,
+        "action": Action.PROJECT_CREATED.value,
+        "from_status": None,
+        "to_status": INITIAL.value,
+        "actor": ctx.actor,
+        "reason": None,
+    }
+    created = card_of_project(project)
+    async with ctx.db.writing() as conn:
+        await conn.execute(INSERT_PROJECT, asdict(project))
+        await conn.execute(INSERT_HISTORY, history)
+        await ctx.events.stage(conn, project.id, project.version, project.owner)
+        staged = await outbox.stage_created(conn, project, created, ctx=ctx)
     await ctx.events.committed(project.id, project.version, project.owner)
-    return card(project, [], {})
+    if staged:
+        ctx.webhooks.wake.set()
+    return created
 
 
 async def visible_project(session: AsyncSession, project_id: str, owner: str | None) -> Project:
     """The project, or 404 where it does not exist or belongs to another client."""
     project = await session.get(Project, project_id)
-    if project is None or not visible_to(project, owner):
+    if project is None or not visible_to(project.owner, owner):
         raise NotFound(f"No project with id {project_id!r}.")
     return project
 
 
 async def find_project(project_id: str, *, db: Database, owner: str | None = None) -> ProjectOut | None:
-    async with db.read() as session:
-        project = await session.get(Project, project_id)
-        if project is None or not visible_to(project, owner):
-            return None
-        return (await cards(session, [project]))[0]
+    async with db.reading() as conn:
+        return await read_card(conn, project_id, owner)
 
 
 async def get_project(project_id: str, *, ctx: Context) -> ProjectOut:
@@ -62,8 +83,8 @@ async def get_project(project_id: str, *, ctx: Context) -> ProjectOut:
     return found
 
 
-def _encode_cursor(project: Project) -> str:
-    raw = json.dumps([as_utc(project.created_at).isoformat(), project.id]).encode()
+def _encode_cursor(project: ProjectOut) -> str:
+    raw = json.dumps([project.created_at.isoformat(), project.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -80,27 +101,15 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 async def list_projects(status: str | None, limit: int, cursor: str | None, *, ctx: Context) -> ProjectPage:
-    query = select(Project)
-    if ctx.owner is not None:
-        query = query.where(Project.owner == ctx.owner)
-    if status == EXPORTING:
-        query = query.where(col(Project.status).in_([s.value for s in EXPORTING_CHILDREN]))
-    elif status is not None:
-        query = query.where(Project.status == status)
+    params: dict[str, object] = {"limit": limit + 1, "owner": ctx.owner, "status": status}
     if cursor is not None:
-        after_at, after_id = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                col(Project.created_at) < after_at,
-                and_(col(Project.created_at) == after_at, col(Project.id) < after_id),
-            )
-        )
-    query = query.order_by(col(Project.created_at).desc(), col(Project.id).desc()).limit(limit + 1)
-    async with ctx.db.read() as session:
-        projects = list((await session.exec(query)).all())
-        page = projects[:limit]
-        items = await cards(session, page)
-    return ProjectPage(items=items, next_cursor=_encode_cursor(page[-1]) if len(projects) > limit else None)
+        params["after_at"], params["after_id"] = _decode_cursor(cursor)
+    query = page_statement(owner=ctx.owner is not None, status=status, after=cursor is not None)
+    async with ctx.db.reading() as conn:
+        rows = (await conn.execute(query, params)).all()
+    items = cards_of(rows)
+    page = items[:limit]
+    return ProjectPage(items=page, next_cursor=_encode_cursor(page[-1]) if len(items) > limit else None)
 
 
 async def delete_project(project_id: str, *, ctx: Context, if_match: str | None = None) -> None:

@@ -6,6 +6,8 @@
 - Text fields may not contain the NUL character: PostgreSQL cannot store it in a text column, and
   no name, message, error or URI needs it. The schema says so with a pattern; this check says it
   in words. (`crop_data` is stored as JSON, where NUL is fine on both databases.)
+- Every way the bytes can fail to be JSON (malformed, not UTF-8, nested too deep) is a 400
+  (service/json_body.py); the strict check converts the value decoded there.
 - An id in the path that this service could never have made (ids are 32 lower-case hex
   characters) is unknown: 404 without a database round trip.
 """
@@ -16,6 +18,7 @@ import msgspec
 from litestar import Request
 from litestar.exceptions import ValidationException
 
+from service import json_body
 from service.errors import NotFound
 from service.tables import is_id
 
@@ -38,22 +41,23 @@ async def _check_body(request: Request[Any, Any, Any]) -> None:
         if not field.is_optional:
             raise ValidationException("The request body is missing: this endpoint takes a JSON object.")
         return
-    if b"\\u0000" in raw:
-        _refuse_nul_text(request, raw)
     try:
-        msgspec.json.decode(raw, type=field.annotation, strict=True)
+        body = json_body.decode(raw)
+    except json_body.BodyError as exc:
+        raise ValidationException(str(exc)) from None
+    if b"\\u0000" in raw:
+        _refuse_nul_text(request, body)
+    body_type = field.annotation
+    if field.is_optional:  # a body that may be left out; sent, it must be the object (not `null`)
+        body_type = next(inner.annotation for inner in field.inner_types if not inner.is_none_type)
+    try:
+        msgspec.convert(body, type=body_type, strict=True)
     except msgspec.ValidationError as exc:
         message, _, at = str(exc).partition(" - at ")
         raise _body_error(request, at.strip("`").removeprefix("$").lstrip(".") or "data", message) from None
-    except msgspec.DecodeError as exc:
-        raise ValidationException(f"JSON is malformed: {exc}") from None
 
 
-def _refuse_nul_text(request: Request[Any, Any, Any], raw: bytes) -> None:
-    try:
-        body = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return  # the strict decode that follows says what is wrong
+def _refuse_nul_text(request: Request[Any, Any, Any], body: Any) -> None:
     for key, value in body.items() if isinstance(body, dict) else ():
         if isinstance(value, str) and "\x00" in value:
             raise _body_error(request, key, "Text may not contain the NUL character (\\u0000)")

@@ -6,9 +6,20 @@ from typing import Annotated, Any
 
 import msgspec
 
-from fsm.facts import JobType
+from fsm.facts import Action, JobStatus, JobType, VideoKind
 from fsm.status import EXPORTING, Status
-from service.tables import ERROR_MAX, NAME_MAX, Clip, ExportJob, StatusChange, Video
+from service.records import ClipRecord, JobRecord
+from service.tables import (
+    CANCEL_REASON_MAX,
+    ERROR_MAX,
+    MESSAGE_MAX,
+    NAME_MAX,
+    URI_MAX,
+    Clip,
+    ExportJob,
+    StatusChange,
+    Video,
+)
 
 # Request bodies: unknown fields are ignored; optional fields left out are null. Text may not hold
 # the NUL character, which PostgreSQL cannot store (service/request_checks.py says so in words).
@@ -29,15 +40,21 @@ class ExportStart(msgspec.Struct):
 
 class ProgressReport(msgspec.Struct):
     progress: Annotated[float, msgspec.Meta(ge=0, le=100)]
-    message: Annotated[str, msgspec.Meta(pattern=NO_NUL)] | None = None
+    message: Annotated[str, msgspec.Meta(max_length=MESSAGE_MAX, pattern=NO_NUL)] | None = None
 
 
 class SucceedReport(msgspec.Struct):
-    output_uri: Annotated[str, msgspec.Meta(pattern=NO_NUL)] | None = None
+    output_uri: Annotated[str, msgspec.Meta(max_length=URI_MAX, pattern=NO_NUL)] | None = None
 
 
 class FailReport(msgspec.Struct):
     error: Annotated[str, msgspec.Meta(min_length=1, max_length=ERROR_MAX, pattern=NO_NUL)]
+
+
+class CancelRequest(msgspec.Struct):
+    reason: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=CANCEL_REASON_MAX, pattern=NO_NUL)] | None
+    ) = None
 
 
 class StatusFilter(StrEnum):
@@ -66,7 +83,7 @@ def as_utc_or_none(moment: datetime | None) -> datetime | None:
 
 class VideoOut(msgspec.Struct):
     id: str
-    kind: str
+    kind: VideoKind
     version: int
     uri: str | None
     job_id: str
@@ -74,14 +91,16 @@ class VideoOut(msgspec.Struct):
 
     @classmethod
     def of(cls, video: Video) -> "VideoOut":
-        return cls(video.id, video.kind, video.version, video.uri, video.job_id, as_utc(video.created_at))
+        return cls(
+            video.id, VideoKind(video.kind), video.version, video.uri, video.job_id, as_utc(video.created_at)
+        )
 
 
 class ExportJobOut(msgspec.Struct):
     id: str
     project_id: str
-    type: str
-    status: str
+    type: JobType
+    status: JobStatus
     progress: float
     message: str | None
     error: str | None
@@ -90,14 +109,15 @@ class ExportJobOut(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    cancel_reason: str | None
 
     @classmethod
-    def of(cls, job: ExportJob) -> "ExportJobOut":
+    def of(cls, job: ExportJob | JobRecord) -> "ExportJobOut":
         return cls(
             id=job.id,
             project_id=job.project_id,
-            type=job.type,
-            status=job.status,
+            type=JobType(job.type),
+            status=JobStatus(job.status),
             progress=job.progress,
             message=job.message,
             error=job.error,
@@ -106,17 +126,18 @@ class ExportJobOut(msgspec.Struct):
             created_at=as_utc(job.created_at),
             updated_at=as_utc(job.updated_at),
             finished_at=as_utc_or_none(job.finished_at),
+            cancel_reason=job.cancel_reason,
         )
 
 
 class ProjectOut(msgspec.Struct):
     id: str
     name: str
-    status: str
+    status: Status
     status_label: str
     is_exporting: bool
     active_exports: list[ExportJobOut]
-    allowed_actions: list[str]
+    allowed_actions: list[Action]
     working_video: VideoOut | None
     final_video: VideoOut | None
     clip_count: int
@@ -139,32 +160,42 @@ class ClipOut(msgspec.Struct):
     updated_at: datetime
 
     @classmethod
-    def of(cls, clip: Clip) -> "ClipOut":
+    def of(cls, clip: Clip | ClipRecord) -> "ClipOut":
         return cls(clip.id, clip.project_id, clip.crop_data, as_utc(clip.created_at), as_utc(clip.updated_at))
 
 
 class HistoryEntry(msgspec.Struct):
     at: datetime
-    action: str
-    from_status: str | None
-    to_status: str
+    action: Action
+    from_status: Status | None
+    to_status: Status
     job_id: str | None
+    actor: str | None
+    reason: str | None
 
     @classmethod
     def of(cls, row: StatusChange) -> "HistoryEntry":
-        return cls(as_utc(row.at), row.action, row.from_status, row.to_status, row.job_id)
+        return cls(
+            at=as_utc(row.at),
+            action=Action(row.action),
+            from_status=None if row.from_status is None else Status(row.from_status),
+            to_status=Status(row.to_status),
+            job_id=row.job_id,
+            actor=row.actor,
+            reason=row.reason,
+        )
 
 
 class TransitionOut(msgspec.Struct):
-    action: str
-    source: str
-    dest: str
+    action: Action
+    source: Status
+    dest: Status
     guard: str | None
 
 
 class StateMachineOut(msgspec.Struct):
-    states: list[str]
-    composite: dict[str, list[str]]
+    states: list[Status]
+    composite: dict[str, list[Status]]
     transitions: list[TransitionOut]
     mermaid: str
 

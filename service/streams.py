@@ -5,35 +5,32 @@ snapshot it skips what the snapshot already showed. Frames queued while a client
 in one write.
 """
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
+from service import metrics
 from service.context import Context
 from service.errors import NotFound
-from service.events import Frame, Subscriber, sse_frame
+from service.events import KEEP_ALIVE, Frame, Subscriber, sse_frame
 from service.projects import find_project
+from service.stream_limits import StreamSlots
 
-KEEPALIVE_S = 15.0
 RETRY_MS = 1000
 OPENING = f"retry: {RETRY_MS}\n: framestate events\n\n".encode()
 
 
 async def _frames(
-    ctx: Context, subscriber: Subscriber, first: bytes, seen_version: int
+    ctx: Context, subscriber: Subscriber, first: bytes, seen_version: int, give_back: Callable[[], None]
 ) -> AsyncIterator[bytes]:
     """`seen_version` is what the client already has of the one project it follows (0 for all)."""
     per_project = subscriber.project_id is not None
+    stream = "project" if per_project else "all"
+    metrics.stream_opened(stream)
     try:
         yield first
         while True:
-            try:
-                item = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            batch: list[Frame | None] = [item]
+            batch: list[Frame | None] = [await subscriber.queue.get()]
             while not subscriber.queue.empty():
                 batch.append(subscriber.queue.get_nowait())
             out: list[bytes] = []
@@ -42,7 +39,7 @@ async def _frames(
                 if frame is None:
                     ended = True
                     break
-                if per_project:
+                if per_project and frame is not KEEP_ALIVE:
                     if frame.version is None:
                         out.append(frame.data)
                         ended = True
@@ -56,18 +53,40 @@ async def _frames(
             if ended:
                 return
     finally:
+        metrics.stream_closed(stream)
         ctx.events.unsubscribe(subscriber)
+        give_back()
 
 
-async def project_events(project_id: str, *, ctx: Context) -> AsyncIterator[bytes]:
+def _held(stream: AsyncIterator[bytes], give_back: Callable[[], None]) -> AsyncIterator[bytes]:
+    StreamSlots.tie(stream, give_back)
+    return stream
+
+
+def _subscribe(ctx: Context, project_id: str | None) -> Subscriber:
     subscriber = ctx.events.subscribe(project_id, ctx.owner)
-    snapshot = await find_project(project_id, db=ctx.db, owner=ctx.owner)
+    if ctx.lifecycle.draining:
+        subscriber.close()  # this process is going away: the client reconnects to another
+    return subscriber
+
+
+async def project_events(project_id: str, *, ctx: Context, caller: str) -> AsyncIterator[bytes]:
+    give_back = ctx.stream_slots.take(caller)
+    subscriber = _subscribe(ctx, project_id)
+    snapshot = None
+    try:
+        snapshot = await find_project(project_id, db=ctx.db, owner=ctx.owner)
+    finally:
+        if snapshot is None:
+            ctx.events.unsubscribe(subscriber)
+            give_back()
     if snapshot is None:
-        ctx.events.unsubscribe(subscriber)
         raise NotFound(f"No project with id {project_id!r}.")
     first = OPENING + sse_frame("project", msgspec.json.encode(snapshot))
-    return _frames(ctx, subscriber, first, snapshot.version)
+    return _held(_frames(ctx, subscriber, first, snapshot.version, give_back), give_back)
 
 
-def all_events(*, ctx: Context) -> AsyncIterator[bytes]:
-    return _frames(ctx, ctx.events.subscribe(None, ctx.owner), OPENING, 0)
+def all_events(*, ctx: Context, caller: str) -> AsyncIterator[bytes]:
+    give_back = ctx.stream_slots.take(caller)
+    subscriber = _subscribe(ctx, None)
+    return _held(_frames(ctx, subscriber, OPENING, 0, give_back), give_back)

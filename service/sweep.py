@@ -4,6 +4,7 @@ say. Every replica runs the sweep; each failure is a guarded write, so running i
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from service.context import Context
@@ -11,6 +12,7 @@ from service.exports import silent_jobs, time_out_job
 from service.tables import utcnow
 
 BATCH = 100
+SWEEP_ACTOR = "system:sweep"
 log = logging.getLogger("framestate")
 
 
@@ -22,6 +24,7 @@ def sweep_interval(timeout_s: float) -> float:
 async def sweep_once(*, ctx: Context, now: datetime | None = None) -> int:
     """Fail every job silent for longer than the timeout at `now`; the number failed."""
     silent_since = (now or utcnow()) - timedelta(seconds=ctx.settings.job_timeout_s)
+    ctx = replace(ctx, owner=None, actor=SWEEP_ACTOR)
     failed = 0
     while batch := await silent_jobs(silent_since, BATCH, ctx=ctx):
         for job_id, project_id in batch:

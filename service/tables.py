@@ -16,8 +16,11 @@ from sqlmodel import Field, SQLModel
 ID_LENGTH = 32
 NAME_MAX = 200
 ERROR_MAX = 2000
+MESSAGE_MAX = 2000
+URI_MAX = 2000
 IDEMPOTENCY_KEY_MAX = 200
 OWNER_MAX = 200
+CANCEL_REASON_MAX = 500
 
 
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -117,6 +120,7 @@ class ExportJob(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     reported_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    cancel_reason: str | None = Field(default=None, sa_type=String(CANCEL_REASON_MAX))
 
 
 class StatusChange(SQLModel, table=True):
@@ -130,3 +134,7 @@ class StatusChange(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=32)
     to_status: str = Field(max_length=32)
     job_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    actor: str | None = Field(default=None, sa_type=Text)
+    """The token `sub` that made the change, `system:sweep` for a time-out, null when unknown."""
+    reason: str | None = Field(default=None, sa_type=String(ERROR_MAX))
+    """The `error` of a fail or the reason of a cancel."""

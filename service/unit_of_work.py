@@ -1,55 +1,78 @@
 """The unit of work: load a project's facts, ask the machine, and commit every change of it at once.
 
 A write runs `work(uow)` inside one transaction. `work` reads what it needs, refuses by raising a
-`DomainError`, or stages its row changes and calls `uow.move(...)` (a status decision) or
-`uow.touch()` (a change that moves no status). `save` then compares-and-sets the project row on the
-version that was read, adds the history row when the status changed, flushes the staged rows and
-commits. A write that lost a race (the version moved, a unique key was taken meanwhile, the
-database said to retry) is rolled back and run again from fresh facts; a change is announced only
-once it is committed.
+`DomainError`, or changes the loaded records, stages its new rows and calls `uow.move(...)` (a
+status decision) or `uow.touch()` (a change that moves no status). `save` then compares-and-sets
+the project row on the version that was read, adds the history row when the status changed, and
+writes the changed jobs and the staged rows. A write that lost a race (the version moved, a
+unique key was taken meanwhile, the database said to retry) is rolled back and run again from
+fresh facts; a change is announced only once it is committed.
+
+Everything here is SQLAlchemy Core on the SQLModel tables, with statements built once: loading a
+project and its active jobs (and, for a worker's report, the job it is about) is one statement.
 """
 
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, update
+from sqlalchemy import Executable, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fsm.facts import ACTIVE_JOB_STATUSES, Action, Facts, JobType, Move, status_from_facts
 from fsm.machine import allowed_actions, decide
 from fsm.status import Status
+from service import metrics
 from service.context import Context
 from service.errors import NotFound, PreconditionFailed, TooContended, TransitionNotAllowed
-from service.tables import ExportJob, Project, StatusChange, utcnow
+from service.events import Events
+from service.reading import visible_to
+from service.records import (
+    ACTIVE_LITERALS,
+    HISTORY,
+    JOB,
+    JOB_COLUMNS,
+    PROJECT,
+    PROJECT_COLUMNS,
+    JobRecord,
+    ProjectRecord,
+    job_record,
+    project_record,
+)
+from service.tables import utcnow
+from service.webhooks import outbox
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 60
 log = logging.getLogger("framestate")
+
+ACTIVE = tuple(status.value for status in ACTIVE_JOB_STATUSES)
+_PROJECT_CHANGES = (
+    "status",
+    "version",
+    "updated_at",
+    "clip_count",
+    "framed_clip_count",
+    "working_video_id",
+    "final_video_id",
+)
 
 
 class _LostRace(Exception):
     pass
 
 
-def active_jobs_order(job: ExportJob) -> tuple[bool, datetime, str]:
+def active_jobs_order(job: JobRecord) -> tuple[bool, datetime, str]:
     """Framing first, then oldest first: the order of a card's `active_exports`."""
     return (job.type != JobType.FRAMING, job.created_at, job.id)
 
 
-def visible_to(project: Project, owner: str | None) -> bool:
-    """With auth on, a client (`owner`) sees only its own projects; without it (None), all."""
-    return owner is None or project.owner == owner
-
-
-def facts_of(project: Project, active_jobs: list[ExportJob]) -> Facts:
+def facts_of(project: ProjectRecord, active_jobs: Sequence[JobRecord]) -> Facts:
     return Facts(
         active_framing=any(job.type == JobType.FRAMING for job in active_jobs),
         active_overlay=any(job.type == JobType.OVERLAY for job in active_jobs),
@@ -59,15 +82,40 @@ def facts_of(project: Project, active_jobs: list[ExportJob]) -> Facts:
     )
 
 
-async def load_active_jobs(session: AsyncSession, project_ids: list[str]) -> list[ExportJob]:
-    if not project_ids:
-        return []
-    result = await session.exec(
-        select(ExportJob).where(
-            col(ExportJob.project_id).in_(project_ids), col(ExportJob.status).in_(ACTIVE_JOB_STATUSES)
-        )
+def _load_statement(by_job: bool) -> Executable:
+    """The project and its active jobs; by job, also the job itself whatever its status. The last
+    column says whether any webhook endpoint exists (the outbox has nothing to do otherwise)."""
+    jobs = JOB.alias("j")
+    columns = (
+        *(PROJECT.c[name] for name in PROJECT_COLUMNS),
+        *(jobs.c[name] for name in JOB_COLUMNS),
+        outbox.ANY_ENDPOINT,
     )
-    return sorted(result.all(), key=active_jobs_order)
+    wanted = jobs.c.status.in_(ACTIVE_LITERALS)
+    if not by_job:
+        joined = PROJECT.outerjoin(jobs, and_(jobs.c.project_id == PROJECT.c.id, wanted))
+        return select(*columns).select_from(joined).where(PROJECT.c.id == bindparam("project_id"))
+    target = JOB.alias("t")
+    joined = target.join(PROJECT, PROJECT.c.id == target.c.project_id).outerjoin(
+        jobs, and_(jobs.c.project_id == PROJECT.c.id, or_(wanted, jobs.c.id == target.c.id))
+    )
+    return select(*columns).select_from(joined).where(target.c.id == bindparam("job_id"))
+
+
+LOAD_BY_PROJECT = _load_statement(by_job=False)
+LOAD_BY_JOB = _load_statement(by_job=True)
+COMPARE_AND_SET = update(PROJECT).where(
+    PROJECT.c.id == bindparam("project_id"), PROJECT.c.version == bindparam("read_version")
+)
+DELETE_PROJECT = delete(PROJECT).where(
+    PROJECT.c.id == bindparam("project_id"), PROJECT.c.version == bindparam("read_version")
+)
+NOTIFYING = func.pg_notify(bindparam("channel"), bindparam("payload"))
+COMPARE_AND_SET_NOTIFYING = COMPARE_AND_SET.returning(NOTIFYING)
+DELETE_PROJECT_NOTIFYING = DELETE_PROJECT.returning(NOTIFYING)
+UPDATE_JOB = update(JOB).where(JOB.c.id == bindparam("job_id"))
+INSERT_JOB = insert(JOB)
+INSERT_HISTORY = insert(HISTORY)
 
 
 @dataclass(slots=True)
@@ -75,40 +123,54 @@ class _Move:
     action: Action
     dest: Status
     job_id: str | None
+    reason: str | None
 
 
 class UnitOfWork:
-    """One attempt at one write to one project. `project` is detached: change it freely, `save`
-    writes its columns with the version check."""
+    """One attempt at one write to one project. `project` and the jobs are plain records: change
+    them freely; `save` writes the project's columns with the version check, and the columns that
+    changed of every job (only those: a report that changes nothing and so moves no version must
+    not write back the other columns of a job that a concurrent write has just finished)."""
 
     def __init__(
         self,
-        session: AsyncSession,
-        project: Project,
-        active_jobs: list[ExportJob],
+        conn: AsyncConnection,
+        project: ProjectRecord,
+        jobs: list[JobRecord],
         if_match: str | None = None,
+        any_webhook: bool = False,
     ) -> None:
-        self.session = session
+        self.conn = conn
+        self.any_webhook = any_webhook
         self.project = project
-        self.active_jobs = active_jobs
+        self.jobs = {job.id: job for job in jobs}
+        self.active_jobs = sorted((job for job in jobs if job.status in ACTIVE), key=active_jobs_order)
         self.read_version = project.version
         self.status = Status(project.status)
         self.now = utcnow()
+        self._loaded = {job.id: job.state() for job in jobs}
+        self._new_jobs: list[JobRecord] = []
+        self._staged: list[tuple[Executable, dict[str, Any]]] = []
         self._move: _Move | None = None
         self._dirty = False
         self._deleted = False
         self._if_match = if_match
+        self.actor: str | None = None
 
     @classmethod
     async def load(
-        cls, session: AsyncSession, target: "Target", if_match: str | None = None, owner: str | None = None
+        cls, conn: AsyncConnection, target: "Target", if_match: str | None = None, owner: str | None = None
     ) -> "UnitOfWork":
         """The project and its facts; a project of another owner is as unknown as a missing one."""
-        project = (await session.exec(target.query())).one_or_none()
-        if project is None or not visible_to(project, owner):
+        if target.job_id is not None:
+            rows = (await conn.execute(LOAD_BY_JOB, {"job_id": target.job_id})).all()
+        else:
+            rows = (await conn.execute(LOAD_BY_PROJECT, {"project_id": target.project_id})).all()
+        if not rows or not visible_to(rows[0][2], owner):
             raise NotFound(target.missing())
-        session.expunge(project)
-        return cls(session, project, await load_active_jobs(session, [project.id]), if_match)
+        at = len(PROJECT_COLUMNS)
+        jobs = [job_record(row[at:]) for row in rows if row[at] is not None]
+        return cls(conn, project_record(rows[0]), jobs, if_match, any_webhook=bool(rows[0][-1]))
 
     @property
     def facts(self) -> Facts:
@@ -119,12 +181,24 @@ class UnitOfWork:
         return self._dirty
 
     @property
+    def move_made(self) -> "_Move | None":
+        return self._move
+
+    @property
     def announced_version(self) -> int | None:
         """The version the change is announced with; None when the project was deleted."""
         return None if self._deleted else self.project.version
 
-    def active_job(self, job_type: JobType) -> ExportJob | None:
+    @property
+    def action(self) -> Action | None:
+        return self._move.action if self._move else None
+
+    def active_job(self, job_type: JobType) -> JobRecord | None:
         return next((job for job in self.active_jobs if job.type == job_type), None)
+
+    def job(self, job_id: str) -> JobRecord | None:
+        """A job of this project that was loaded: every active one, and the one a report is about."""
+        return self.jobs.get(job_id)
 
     def _check_precondition(self) -> None:
         """A client's `If-Match` must name the version it read; checked when the request is about
@@ -150,12 +224,19 @@ class UnitOfWork:
             )
         return dest
 
-    def add(self, row: Any) -> None:
-        self.session.add(row)
+    def add_job(self, job: JobRecord) -> None:
+        """A new job of this project: inserted on save, and active from now on."""
+        self._new_jobs.append(job)
+        self.jobs[job.id] = job
+        self.active_jobs.append(job)
 
-    def move(self, move: Move, dest: Status, job_id: str | None = None) -> None:
+    def stage(self, statement: Executable, params: dict[str, Any]) -> None:
+        """A statement to run on save, after the project row's compare-and-set."""
+        self._staged.append((statement, params))
+
+    def move(self, move: Move, dest: Status, job_id: str | None = None, reason: str | None = None) -> None:
         """Record that `move` was accepted and leads to `dest`; the caller has staged its effects."""
-        self._move = _Move(move.action, dest, job_id)
+        self._move = _Move(move.action, dest, job_id, reason)
         self.touch()
 
     def touch(self) -> None:
@@ -167,18 +248,37 @@ class UnitOfWork:
         self._deleted = True
         self._dirty = True
 
-    async def save(self) -> None:
-        """Compare-and-set the project row, then write the history row and the staged rows."""
+    async def save(self, events: Events) -> None:
+        """Compare-and-set the project row (when the work changed it) and stage its announcement,
+        then write the history row, the jobs whose values changed and the staged rows."""
         project = self.project
         if self._deleted:
-            removal = delete(Project).where(
-                col(Project.id) == project.id, col(Project.version) == self.read_version
-            )
-            if (await self.session.exec(removal)).rowcount != 1:
+            notification = events.notification(project.id, None, project.owner)
+            params = {"project_id": project.id, "read_version": self.read_version, **(notification or {})}
+            removal = DELETE_PROJECT if notification is None else DELETE_PROJECT_NOTIFYING
+            if (await self.conn.execute(removal, params)).rowcount != 1:
                 raise _LostRace
             return
+        if self._dirty:
+            await self._compare_and_set(events)
+        conn = self.conn
+        for job in self._new_jobs:
+            await conn.execute(INSERT_JOB, job.values())
+        for job_id, loaded in self._loaded.items():
+            job = self.jobs[job_id]
+            now = job.state()
+            if now != loaded:
+                changed = {
+                    name: new for name, old, new in zip(JOB_COLUMNS, loaded, now, strict=True) if new != old
+                }
+                await conn.execute(UPDATE_JOB, {"job_id": job_id, **changed})
+        for statement, params in self._staged:
+            await conn.execute(statement, params)
+
+    async def _compare_and_set(self, events: Events) -> None:
+        project = self.project
         new_status = self._move.dest if self._move else self.status
-        remaining_active = [job for job in self.active_jobs if job.status in ACTIVE_JOB_STATUSES]
+        remaining_active = [job for job in self.active_jobs if job.status in ACTIVE]
         oracle = status_from_facts(facts_of(project, remaining_active))
         if new_status is not oracle:
             log.error("machine said %s but the facts say %s for project %s", new_status, oracle, project.id)
@@ -186,34 +286,29 @@ class UnitOfWork:
         project.status = new_status.value
         project.version = self.read_version + 1
         project.updated_at = self.now
-        values = {
-            "status": project.status,
-            "version": project.version,
-            "updated_at": project.updated_at,
-            "clip_count": project.clip_count,
-            "framed_clip_count": project.framed_clip_count,
-            "working_video_id": project.working_video_id,
-            "final_video_id": project.final_video_id,
+        values = {name: getattr(project, name) for name in _PROJECT_CHANGES}
+        notification = events.notification(project.id, project.version, project.owner)
+        params = {
+            "project_id": project.id,
+            "read_version": self.read_version,
+            **values,
+            **(notification or {}),
         }
-        cas = (
-            update(Project)
-            .where(col(Project.id) == project.id, col(Project.version) == self.read_version)
-            .values(**values)
-        )
-        if (await self.session.exec(cas)).rowcount != 1:
+        statement = COMPARE_AND_SET if notification is None else COMPARE_AND_SET_NOTIFYING
+        if (await self.conn.execute(statement, params)).rowcount != 1:
             raise _LostRace
         if self._move and new_status is not self.status:
-            self.session.add(
-                StatusChange(
-                    project_id=project.id,
-                    at=self.now,
-                    action=self._move.action.value,
-                    from_status=self.status.value,
-                    to_status=new_status.value,
-                    job_id=self._move.job_id,
-                )
-            )
-        await self.session.flush()
+            history = {
+                "project_id": project.id,
+                "at": self.now,
+                "action": self._move.action.value,
+                "from_status": self.status.value,
+                "to_status": new_status.value,
+                "job_id": self._move.job_id,
+                "actor": self.actor,
+                "reason": self._move.reason,
+            }
+            await self.conn.execute(INSERT_HISTORY, history)
 
 
 def etag(version: int) -> str:
@@ -228,20 +323,11 @@ def if_match_holds(header: str, version: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """The project a write is about: named directly, or as the project of an export job (one join
-    instead of a separate read of the job first)."""
+    """The project a write is about: named directly, or as the project of an export job (one
+    statement loads the job, its project and the project's active jobs)."""
 
     project_id: str | None = None
     job_id: str | None = None
-
-    def query(self) -> SelectOfScalar[Project]:
-        if self.job_id is not None:
-            return (
-                select(Project)
-                .join(ExportJob, col(ExportJob.project_id) == col(Project.id))
-                .where(ExportJob.id == self.job_id)
-            )
-        return select(Project).where(Project.id == self.project_id)
 
     def missing(self) -> str:
         return (
@@ -263,15 +349,12 @@ async def write(
     target = Target(project_id=target) if isinstance(target, str) else target
     for attempt in range(MAX_ATTEMPTS):
         try:
-            async with ctx.db.writing() as session:
-                with session.no_autoflush:
-                    uow = await UnitOfWork.load(session, target, if_match, ctx.owner)
-                    result = await work(uow)
-                    if uow.dirty:
-                        await uow.save()
-                        await ctx.events.stage(
-                            session, uow.project.id, uow.announced_version, uow.project.owner
-                        )
+            async with ctx.db.writing() as conn:
+                uow = await UnitOfWork.load(conn, target, if_match, ctx.owner)
+                uow.actor = ctx.actor
+                result = await work(uow)
+                await uow.save(ctx.events)
+                staged = uow.dirty and uow.any_webhook and await outbox.stage_write(conn, uow, ctx=ctx)
         except (_LostRace, IntegrityError):
             pass
         except DBAPIError as exc:
@@ -280,7 +363,11 @@ async def write(
         else:
             if uow.dirty:
                 await ctx.events.committed(uow.project.id, uow.announced_version, uow.project.owner)
+                metrics.write_committed(uow)
+            if staged:
+                ctx.webhooks.wake.set()
             return result
+        metrics.write_conflict()
         await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
     raise TooContended(f"The project changed under every one of {MAX_ATTEMPTS} attempts; try again.")
 

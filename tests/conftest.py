@@ -20,7 +20,17 @@ from tests.api import Api
 
 PG_HOST = os.environ.get("FRAMESTATE_TEST_PG", "postgres@127.0.0.1:5432")
 PG_ADMIN_DSN = f"postgresql://{PG_HOST}/test"
-TABLES = ("status_history", "video", "export_job", "clip", "project")
+TABLES = (
+    "webhook_delivery",
+    "webhook_event",
+    "webhook_subscription",
+    "webhook_endpoint",
+    "status_history",
+    "video",
+    "export_job",
+    "clip",
+    "project",
+)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,8 @@ def free_port() -> int:
 class ServerProcess:
     url: str
     process: subprocess.Popen[str]
+    log: list[str]
+    """The lines the process wrote to stderr so far."""
 
 
 @contextmanager
@@ -35,9 +37,15 @@ def running_server(database_url: str, *, extra_env: dict[str, str] | None = None
 
 
 @contextmanager
-def server_process(database_url: str, *, extra_env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    """As `running_server`, yielding the process too (to kill it)."""
-    port = free_port()
+def server_process(
+    database_url: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    port: int | None = None,
+) -> Iterator[ServerProcess]:
+    """As `running_server`, yielding the process too (to kill it); on `port` if given."""
+    port = port or free_port()
     env = {
         **os.environ,
         "FRAMESTATE_DATABASE_URL": database_url,
@@ -45,7 +53,7 @@ def server_process(database_url: str, *, extra_env: dict[str, str] | None = None
         **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stderr=subprocess.PIPE,
@@ -69,7 +77,7 @@ def server_process(database_url: str, *, extra_env: dict[str, str] | None = None
     try:
         if not ready.wait(60) or process.poll() is not None:
             raise RuntimeError("framestate serve did not start:\n" + "".join(lines))
-        yield ServerProcess(f"http://127.0.0.1:{port}", process)
+        yield ServerProcess(f"http://127.0.0.1:{port}", process, lines)
     finally:
         if process.poll() is None:
             process.terminate()

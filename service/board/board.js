@@ -15,25 +15,27 @@ let nextCursor = null;
 
 const $ = (id) => document.getElementById(id);
 
-// With auth on, the board acts with a client token: asked for once, kept in this browser, and sent
-// as the framestate_token cookie (an EventSource cannot send an Authorization header).
-const TOKEN_COOKIE = "framestate_token";
-
-function askForToken(reason) {
+// With auth on, the board acts with a client token, asked for once. It hands the token to
+// POST /v1/session, which keeps it in an HttpOnly cookie: the browser sends it with every request
+// and the event stream (an EventSource cannot send an Authorization header), and no script of any
+// page, this one included, can read it. The board never writes a cookie itself.
+async function askForToken(reason) {
   const token = window.prompt(`${reason}\nPaste a client token (framestate token --sub NAME --role client):`);
   if (!token) return false;
-  document.cookie = `${TOKEN_COOKIE}=${encodeURIComponent(token.trim())}; path=/; SameSite=Strict`;
-  return true;
+  const response = await fetch("/v1/session", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token.trim()}`, "Content-Type": "application/json" },
+    credentials: "same-origin",
+  });
+  return response.ok;
 }
 
+// Every request says it is JSON, a body or not: a write authenticated by the cookie must.
 async function api(method, path, body, headers = {}, retried = false) {
-  const init = { method, headers: { ...headers }, credentials: "same-origin" };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
+  const init = { method, headers: { "Content-Type": "application/json", ...headers }, credentials: "same-origin" };
+  if (body !== undefined) init.body = JSON.stringify(body);
   const response = await fetch(path, init);
-  if (response.status === 401 && !retried && askForToken("framestate needs a token.")) {
+  if (response.status === 401 && !retried && (await askForToken("framestate needs a token."))) {
     return api(method, path, body, headers, true);
   }
   const text = await response.text();
@@ -82,6 +84,16 @@ function renderCard(project) {
   const node = $("card-template").content.firstElementChild.cloneNode(true);
   node.dataset.projectId = project.id;
   node.dataset.status = project.status;
+  node.tabIndex = 0;
+  node.title = "Open the inspector (Enter)";
+  node.addEventListener("click", (event) => {
+    if (!event.target.closest("button")) openInspector(cards.get(project.id).project, node);
+  });
+  node.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.target !== node) return;
+    event.preventDefault(); // else the Enter that opens the panel also presses its focused Close button
+    openInspector(cards.get(project.id).project, node);
+  });
   node.querySelector(".name").textContent = project.name;
   const badge = node.querySelector(".badge");
   badge.textContent = project.status_label;
@@ -126,6 +138,7 @@ function upsert(project) {
   const known = cards.get(project.id);
   if (known && known.project.version > project.version) return;
   const element = renderCard(project);
+  const hadFocus = known && document.activeElement === known.element;
   if (known) {
     known.element.replaceWith(element);
   } else {
@@ -136,7 +149,9 @@ function upsert(project) {
     container.insertBefore(element, later ? later.element : null);
   }
   cards.set(project.id, { project, element });
+  if (hadFocus) element.focus();
   updateCounts();
+  document.dispatchEvent(new CustomEvent("framestate:project", { detail: project }));
 }
 
 function remove(projectId) {
@@ -145,6 +160,7 @@ function remove(projectId) {
   known.element.remove();
   cards.delete(projectId);
   updateCounts();
+  document.dispatchEvent(new CustomEvent("framestate:deleted", { detail: { id: projectId } }));
 }
 
 function updateCounts() {
@@ -176,6 +192,8 @@ async function reload() {
   updateCounts();
 }
 
+const RECONNECT_MS = 3000;
+
 async function connect() {
   // A first read settles the token (asking for one where needed) before the stream opens.
   await api("GET", "/v1/projects?limit=1").catch((error) => showNotice(error.message));
@@ -195,7 +213,14 @@ async function connect() {
     seenSinceOpen.add(id);
     remove(id);
   });
-  source.addEventListener("error", () => setLive("connecting"));
+  source.addEventListener("error", () => {
+    setLive("connecting");
+    // The browser retries a dropped stream by itself, but not one refused with an error status
+    // (too many streams, a token gone): start again, a little later.
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, RECONNECT_MS);
+  });
+  // Leaving the page gives the stream back at once, so reloads never pile up streams.
+  window.addEventListener("pagehide", () => source.close(), { once: true });
 }
 
 $("new-project").addEventListener("submit", async (event) => {

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 from service.auth import Role, mint_token
 from tests.conftest import fresh_database_url
-from tests.servers import ROOT, running_server
+from tests.servers import ROOT, free_port, running_server, server_process
 
 pytestmark = pytest.mark.anyio
 CHROMIUM = os.environ.get("FRAMESTATE_CHROMIUM", "/usr/bin/chromium")
@@ -192,3 +192,174 @@ async def test_the_board_and_the_simulated_worker_work_with_auth_on(
     await page.reload()
     await expect(page.locator(f'[data-project-id="{project_id}"] .badge')).to_have_text("Framed")
     assert len(prompts) == 1, "the token is kept across a reload"
+
+
+INSPECTOR_SCREENSHOT = os.environ.get("FRAMESTATE_INSPECTOR_SCREENSHOT")
+"""Where to save the inspector mid-re-frame (`make screenshot` sets docs/inspector.png)."""
+
+
+async def _a_project_with_a_past(client: httpx.AsyncClient) -> str:
+    """A complete project whose history holds a cancelled overlay with its reason."""
+    project = (await client.post("/v1/projects", json={"name": "Surf trip — Portugal"})).json()
+    path = f"/v1/projects/{project['id']}"
+    await client.post(f"{path}/clips", json={"crop_data": {"keyframes": [{"t": 0, "x": 0.4}]}})
+    framing = (await client.post(f"{path}/exports", json={"type": "framing"})).json()
+    await client.post(f"/v1/exports/{framing['id']}/succeed", json={"output_uri": "s3://renders/v1.mp4"})
+    wrong = (await client.post(f"{path}/exports", json={"type": "overlay"})).json()
+    await client.post(f"/v1/exports/{wrong['id']}/cancel", json={"reason": "Wrong music track"})
+    overlay = (await client.post(f"{path}/exports", json={"type": "overlay"})).json()
+    await client.post(
+        f"/v1/exports/{overlay['id']}/succeed", json={"output_uri": "s3://renders/final-v1.mp4"}
+    )
+    project_id: str = project["id"]
+    return project_id
+
+
+async def test_the_inspector_follows_a_reframe(server_url: str, browser: Browser) -> None:
+    async with httpx.AsyncClient(base_url=server_url) as client:
+        project_id = await _a_project_with_a_past(client)
+        await _complete_project(client, "Product launch teaser")
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(server_url)
+        card = page.locator(f'[data-project-id="{project_id}"]')
+        await expect(card.locator(".badge")).to_have_text("Complete")
+        await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        panel = page.locator("#inspector")
+        await expect(panel).to_be_hidden()
+
+        await card.locator(".name").click()
+        await expect(panel).to_be_visible()
+        await expect(page.locator("#inspector-close")).to_be_focused()
+        await expect(page.locator("#inspector-title")).to_have_text("Surf trip — Portugal")
+        current = panel.locator(".machine .state.current")
+        await expect(current).to_have_attribute("data-state", "complete")
+        await expect(panel.locator(".machine .state")).to_have_count(6)
+        await expect(panel.locator('.machine .composite[data-composite="exporting"]')).to_have_count(1)
+        await expect(panel.locator("#inspector-actions li")).to_have_text(
+            [re.compile("^start_framing_export"), re.compile("^start_overlay_export")]
+        )
+        await expect(panel.locator(".machine .allowed-edge")).to_have_count(2)
+        timeline = panel.locator("#inspector-history li")
+        await expect(timeline).to_have_count(8)
+        cancelled = timeline.filter(has_text="job_cancelled")
+        await expect(cancelled.locator(".reason")).to_have_text("Wrong music track")
+        await expect(cancelled.locator(".move")).to_have_text("Overlay… → Framed")
+
+        job = (await client.post(f"/v1/projects/{project_id}/exports", json={"type": "framing"})).json()
+        await expect(current).to_have_attribute("data-state", "exporting_framing")
+        await expect(panel.locator(".machine .composite.current")).to_have_count(1)
+        await expect(timeline).to_have_count(9)
+        await expect(timeline.first).to_have_attribute("data-action", "start_framing_export")
+        await expect(timeline.first.locator(".move")).to_have_text("Complete → Framing…")
+        await expect(panel.locator("#inspector-actions li")).to_have_text(
+            [re.compile("^start_overlay_export")]
+        )
+        await client.post(f"/v1/exports/{job['id']}/progress", json={"progress": 35, "message": "encoding"})
+        await expect(card.locator(".export-percent")).to_have_text("35%")
+        await expect(page.locator("#inspector-status")).to_contain_text("Framing…")
+        if INSPECTOR_SCREENSHOT:
+            await page.screenshot(path=INSPECTOR_SCREENSHOT)
+
+        await page.keyboard.press("Escape")
+        await expect(panel).to_be_hidden()
+        await expect(card).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(panel).to_be_visible()
+        await expect(current).to_have_attribute("data-state", "exporting_framing")
+        await expect(timeline).to_have_count(9)
+        await client.post(f"/v1/exports/{job['id']}/fail", json={"error": "disk full"})
+        await expect(current).to_have_attribute("data-state", "complete")
+        await expect(timeline.first.locator(".reason")).to_have_text("disk full")
+        await page.keyboard.press("Escape")
+        await expect(panel).to_be_hidden()
+
+
+async def _document_cookie(page: Page) -> str:
+    cookie: str = await page.evaluate("document.cookie")
+    return cookie
+
+
+async def test_the_board_s_token_is_out_of_reach_of_page_scripts(secured_url: str, browser: Browser) -> None:
+    alice = mint_token(SECRET, "alice", Role.CLIENT)
+    async with httpx.AsyncClient(
+        base_url=secured_url, headers={"Authorization": f"Bearer {alice}"}
+    ) as client:
+        await client.post("/v1/projects", json={"name": "Before"})
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept(alice)))
+    await page.goto(secured_url)
+    await expect(page.locator(".card")).to_have_count(1)
+    await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    assert alice not in await _document_cookie(page)
+    assert "framestate_token" not in await _document_cookie(page)
+    (stored,) = [c for c in await context.cookies() if c["name"] == "framestate_token"]
+    assert (stored["value"], stored["httpOnly"], stored["sameSite"], stored["path"]) == (
+        alice,
+        True,
+        "Strict",
+        "/",
+    )
+
+    await page.locator("#new-name").fill("Made on the board")
+    await page.locator("#new-project button").click()
+    await expect(page.locator(".card")).to_have_count(2)
+
+    await page.reload()
+    await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    assert "framestate_token" not in await _document_cookie(page)
+    async with httpx.AsyncClient(
+        base_url=secured_url, headers={"Authorization": f"Bearer {alice}"}
+    ) as client:
+        await client.post("/v1/projects", json={"name": "After the reload"})
+    await expect(page.locator(".name", has_text="After the reload")).to_have_count(1)
+    await context.close()
+
+
+@pytest.fixture
+def capped_url(tmp_path: Path) -> Iterator[str]:
+    for url in fresh_database_url("sqlite", tmp_path):
+        env = {"FRAMESTATE_JWT_SECRET": SECRET, "FRAMESTATE_MAX_STREAMS": "4"}
+        with running_server(url, extra_env=env) as base_url:
+            yield base_url
+
+
+async def test_a_reload_storm_does_not_trip_the_stream_cap(capped_url: str, browser: Browser) -> None:
+    """30 reloads in a row, with a cap of 4 streams: each reload gives its stream back."""
+    alice = mint_token(SECRET, "alice", Role.CLIENT)
+    page = await browser.new_page()
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept(alice)))
+    refused: list[str] = []
+    page.on("response", lambda response: refused.append(response.url) if response.status == 429 else None)
+    await page.goto(capped_url)
+    await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    for _ in range(30):
+        await page.reload()
+    await expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=10_000)
+    async with httpx.AsyncClient(base_url=capped_url, headers={"Authorization": f"Bearer {alice}"}) as client:
+        project = (await client.post("/v1/projects", json={"name": "After the storm"})).json()
+        card = page.locator(f'[data-project-id="{project["id"]}"]')
+        await expect(card.locator(".badge")).to_have_text("Not Started")
+        await client.post(f"/v1/projects/{project['id']}/clips", json={"crop_data": {}})
+        await expect(card.locator(".badge")).to_have_text("In Progress")
+    assert refused == [], "no stream of the board was refused"
+
+
+async def test_the_board_reconnects_by_itself_to_the_server_that_answers_next(
+    tmp_path: Path, browser: Browser
+) -> None:
+    port = free_port()
+    for url in fresh_database_url("sqlite", tmp_path):
+        page = await browser.new_page()
+        with server_process(url, port=port) as before:
+            await page.goto(before.url)
+            await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+            before.process.terminate()  # SIGTERM: the board's stream ends with the process
+            assert before.process.wait(30) == 0
+        await expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
+        with server_process(url, port=port) as after:
+            await expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=20_000)
+            async with httpx.AsyncClient(base_url=after.url) as client:
+                project = (await client.post("/v1/projects", json={"name": "Made after the restart"})).json()
+            card = page.locator(f'[data-project-id="{project["id"]}"]')
+            await expect(card.locator(".badge")).to_have_text("Not Started", timeout=10_000)

@@ -122,6 +122,7 @@ BODY_ENDPOINTS = [
     ("POST", "/v1/exports/{job}/progress"),
     ("POST", "/v1/exports/{job}/succeed"),
     ("POST", "/v1/exports/{job}/fail"),
+    ("POST", "/v1/exports/{job}/cancel"),
 ]
 MALFORMED = ['{"name": ', "{'type': 'framing'}", "not json at all", '{"progress": 50,}', "\xff\xfe"]
 
@@ -170,6 +171,12 @@ WRONG_TYPES = [
     ("error-missing", "POST", "/v1/exports/{job}/fail", {}),
     ("error-empty", "POST", "/v1/exports/{job}/fail", {"error": ""}),
     ("error-2001", "POST", "/v1/exports/{job}/fail", {"error": "e" * 2001}),
+    ("cancel-body-array", "POST", "/v1/exports/{job}/cancel", ["why"]),
+    ("cancel-body-string", "POST", "/v1/exports/{job}/cancel", "why"),
+    ("reason-number", "POST", "/v1/exports/{job}/cancel", {"reason": 5}),
+    ("reason-object", "POST", "/v1/exports/{job}/cancel", {"reason": {"why": "x"}}),
+    ("reason-empty", "POST", "/v1/exports/{job}/cancel", {"reason": ""}),
+    ("reason-501", "POST", "/v1/exports/{job}/cancel", {"reason": "r" * 501}),
 ]
 
 
@@ -181,11 +188,19 @@ async def test_wrong_type_or_value_is_400(api: Api, method: str, path: str, body
     await refused(api, 400, "validation_error", method, world.fill(path), json=body)
 
 
+@pytest.mark.parametrize("path", ["/v1/exports/{job}/succeed", "/v1/exports/{job}/cancel"])
+async def test_an_optional_body_sent_as_null_is_400(api: Api, path: str) -> None:
+    """The body may be left out; sent, it is the object the operation documents."""
+    world = await make_world(api)
+    await refused(api, 400, "validation_error", "POST", world.fill(path), **raw("null"))
+
+
 NUL_TEXT = [
     ("name", "POST", "/v1/projects", {"name": "reel\u0000one"}, 201),
     ("message", "POST", "/v1/exports/{job}/progress", {"progress": 20, "message": "frame\u00000"}, 200),
     ("error", "POST", "/v1/exports/{job}/fail", {"error": "bad\u0000byte"}, 200),
     ("output-uri", "POST", "/v1/exports/{job}/succeed", {"output_uri": "s3://a\u0000b.mp4"}, 200),
+    ("reason", "POST", "/v1/exports/{job}/cancel", {"reason": "a\u0000b"}, 200),
 ]
 
 

@@ -8,14 +8,19 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from litestar.testing import AsyncTestClient
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from service import tables  # noqa: F401  (registers the tables)
+from service.app import create_app
 from service.db import create_engine
 from service.migrations import downgrade, upgrade
 from service.settings import Settings
+from service.tables import utcnow
+from service.webhooks import tables as webhook_tables  # noqa: F401  (registers the webhook tables)
+from tests.api import Api
 from tests.conftest import fresh_database_url
 
 pytestmark = pytest.mark.anyio
@@ -58,4 +63,61 @@ async def test_upgrade_downgrade_upgrade(empty_settings: Settings) -> None:
 
 async def test_migrations_match_the_models(empty_settings: Settings) -> None:
     await asyncio.to_thread(upgrade, empty_settings)
+    assert await _inspect(empty_settings, _drift) == []
+
+
+def _columns(table: str) -> Any:
+    def probe(conn: Connection) -> set[str]:
+        return {column["name"] for column in inspect(conn).get_columns(table)}
+
+    return probe
+
+
+async def test_0003_adds_actor_and_reason_and_older_rows_read_null(empty_settings: Settings) -> None:
+    await asyncio.to_thread(upgrade, empty_settings, "0002")
+    engine = create_engine(empty_settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO project (id, name, status, version, clip_count, framed_clip_count,"
+                    " created_at, updated_at) VALUES (:id, 'Old', 'exporting_framing', 2, 1, 1, :now, :now)"
+                ),
+                {"id": "a" * 32, "now": utcnow()},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO export_job (id, project_id, type, status, progress, created_at, updated_at,"
+                    " reported_at) VALUES (:id, :project, 'framing', 'queued', 0, :now, :now, :now)"
+                ),
+                {"id": "b" * 32, "project": "a" * 32, "now": utcnow()},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO status_history (project_id, at, action, from_status, to_status)"
+                    " VALUES (:project, :now, 'project_created', NULL, 'not_started')"
+                ),
+                {"project": "a" * 32, "now": utcnow()},
+            )
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(upgrade, empty_settings)
+    assert {"actor", "reason"} <= await _inspect(empty_settings, _columns("status_history"))
+    async with AsyncTestClient(app=create_app(empty_settings)) as client:
+        api = Api(client)
+        assert [(row["actor"], row["reason"]) for row in await api.history("a" * 32)] == [(None, None)]
+        assert (await api.json("GET", "/v1/exports/" + "b" * 32, 200))["cancel_reason"] is None
+    await asyncio.to_thread(downgrade, empty_settings, "0002")
+    assert not {"actor", "reason"} & await _inspect(empty_settings, _columns("status_history"))
+    assert "cancel_reason" not in await _inspect(empty_settings, _columns("export_job"))
+    await asyncio.to_thread(upgrade, empty_settings)
+    assert "cancel_reason" in await _inspect(empty_settings, _columns("export_job"))
+
+
+async def test_the_webhook_migration_goes_down_and_up_alone(empty_settings: Settings) -> None:
+    new_tables = {"webhook_endpoint", "webhook_subscription", "webhook_event", "webhook_delivery"}
+    await asyncio.to_thread(upgrade, empty_settings)
+    await asyncio.to_thread(downgrade, empty_settings, "0003")
+    assert await _inspect(empty_settings, _table_names) == set(SQLModel.metadata.tables) - new_tables
+    await asyncio.to_thread(upgrade, empty_settings, "0004")
     assert await _inspect(empty_settings, _drift) == []

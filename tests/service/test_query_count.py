@@ -1,4 +1,4 @@
-"""A page of project cards costs a constant number of SQL statements, however many cards it holds.
+"""A card costs one SQL statement, and so does a page of cards, however many cards it holds.
 
 The statements are counted with a `before_cursor_execute` listener on the app's own engine. The
 test client runs the app in another event loop (a portal thread), so the listener is attached
@@ -94,11 +94,10 @@ async def test_a_page_of_cards_costs_the_same_statements_for_5_and_50_cards(api:
     _shows_every_kind(small["items"])
     _shows_every_kind(large["items"])
 
-    # The page of projects, the active jobs of all of them, the current videos of all of them
-    # (plus the BEGIN that SQLite's read transactions send through the cursor).
-    assert len(_selects(large_statements)) == 3, large_statements
+    # The page of projects joined with their current videos and active jobs, in one statement.
+    assert len(_selects(large_statements)) == 1, large_statements
     assert len(large_statements) == len(small_statements), (small_statements, large_statements)
-    assert len(large_statements) <= 4, large_statements
+    assert len(large_statements) == 1, large_statements
 
     # The next page (by cursor) costs the same.
     assert large["next_cursor"] is not None
@@ -108,11 +107,11 @@ async def test_a_page_of_cards_costs_the_same_statements_for_5_and_50_cards(api:
     assert len(rest_statements) == len(large_statements), (large_statements, rest_statements)
 
 
-async def test_a_page_without_jobs_or_videos_skips_their_statements(api: Api) -> None:
-    """Fewer statements, never more: a page of bare projects needs no job or video lookup beyond
-    the active jobs (one statement)."""
-    for index in range(7):
-        await api.create_project(f"Bare {index}")
-    page, statements = await _page(api, 50)
-    assert len(page["items"]) == 7
-    assert len(_selects(statements)) == 2, statements
+async def test_a_card_is_one_statement(api: Api) -> None:
+    await _seed(api)
+    page = await api.json("GET", "/v1/projects", 200, params={"limit": 5})
+    for card in page["items"]:
+        with counted(api) as statements:
+            again = await api.json("GET", f"/v1/projects/{card['id']}", 200)
+        assert again == card
+        assert len(statements) == 1, statements

@@ -1,0 +1,58 @@
+"""Connection faults: PostgreSQL dropped a connection, restarted, or does not answer.
+
+One function says what counts as one (`is_connection_fault`). A request that met one before its
+transaction reached COMMIT committed nothing, so it is run again on a fresh connection
+(SQLAlchemy invalidates the pool's stale connections when it sees a broken one); a write whose
+connection broke during COMMIT may or may not have committed, so it is never run again:
+`Database.writing` turns that fault into `CommitOutcomeUnknown`. Either way the last answer is 503
+with `Retry-After`, never a 500.
+
+Litestar turns a handler's exception into a response before any middleware sees it, so the error
+handler marks the request (`mark_connection_fault`) as it answers 503, and the request observer
+(service/requests.py, the one wrapper around every request) drops that answer and runs the request
+again while it has attempts left.
+"""
+
+import logging
+from typing import Any
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError
+
+ATTEMPTS = 3
+BACKOFF_S = 0.1
+CONNECTION_SQLSTATES = ("57P01", "57P02", "57P03")  # admin shutdown, crash shutdown, cannot connect now
+"""With class 08 (connection exception): the states in which the session is gone."""
+FAULT_KEY = "framestate.connection_fault"
+log = logging.getLogger("framestate")
+
+
+def is_connection_fault(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) says the database connection broke or could not be had,
+    as opposed to a refusal of the statement itself."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, OSError | asyncpg.ConnectionDoesNotExistError | asyncpg.InternalClientError):
+            return True  # refused, reset, timed out; closed under a query; its protocol left mid-operation
+        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
+            return True
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and (state.startswith("08") or state in CONNECTION_SQLSTATES):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+def mark_connection_fault(scope: Any) -> None:
+    """Called by the error handler that answers a connection fault: the request may be run again."""
+    scope.setdefault("state", {})[FAULT_KEY] = True
+
+
+def should_retry(scope: Any) -> bool:
+    """Whether the answer about to start is a connection fault's, to be dropped and run again (the
+    flag is taken: each attempt is asked once)."""
+    return bool(scope.get("state", {}).pop(FAULT_KEY, False))

@@ -1,0 +1,72 @@
+"""Log lines: text for people, or one JSON object per line; each carries the id of the request that
+caused it (`REQUEST_ID`, set by `service.requests`)."""
+
+import logging
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from service.settings import Settings
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+ACCESS_LOGGER = "framestate.access"
+ACCESS_FIELDS = ("method", "route", "status", "duration_ms")
+TEXT_FORMAT = "%(levelname)s %(name)s%(request_tag)s: %(message)s"
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every record with the current request's id (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = record.__dict__.setdefault("request_id", REQUEST_ID.get())
+        record.__dict__["request_tag"] = f" [{request_id}]" if request_id else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id, pid, and the access
+    fields (method, route, status, duration_ms) on access lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+            "pid": record.process,
+        }
+        for name in ACCESS_FIELDS:
+            if (value := getattr(record, name, None)) is not None:
+                line[name] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return msgspec.json.encode(line, enc_hook=str).decode()
+
+
+def logging_config(settings: Settings) -> dict[str, Any]:
+    """The `logging.config.dictConfig` of a server process (uvicorn's own loggers included)."""
+    formatter: dict[str, Any] = (
+        {"()": f"{__name__}.JsonFormatter"} if settings.log_format == "json" else {"format": TEXT_FORMAT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        "formatters": {"framestate": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "framestate",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},
+        "loggers": {
+            name: {"handlers": [], "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }

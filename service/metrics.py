@@ -1,0 +1,185 @@
+"""Prometheus metrics: HTTP requests by route template, and the domain's own figures.
+
+Counters and histograms live in this process (prometheus-client's multiprocess mode sums them over
+the workers of `framestate serve --workers N`). Figures that are facts of the database, the exports
+active now and the webhook deliveries pending, are read from it at scrape time, so they are right
+whichever process answers and after any restart.
+"""
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from fsm.facts import ACTIVE_JOB_STATUSES, START_ACTION_OF, Action, JobStatus, JobType
+from fsm.table import TRANSITIONS as TABLE
+from service.db import Database
+from service.schemas import as_utc
+from service.tables import ExportJob
+from service.webhooks.tables import DeliveryStatus, WebhookDelivery
+
+if TYPE_CHECKING:
+    from service.unit_of_work import UnitOfWork
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+OUTCOMES = ("succeeded", "failed", "cancelled", "timed_out", "superseded")
+STREAMS = ("project", "all")
+WEBHOOK_OUTCOMES = ("delivered", "retried", "failed")
+"""A delivery attempt: answered 2xx; failed and to be tried again; failed for good."""
+TYPE_OF_START = {action: job_type for job_type, action in START_ACTION_OF.items()}
+
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+HTTP_REQUESTS = Counter(
+    "framestate_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "framestate_http_request_duration_seconds",
+    "Time to answer an HTTP request (an event stream: its whole life)",
+    ["method", "route"],
+)
+TRANSITIONS = Counter(
+    "framestate_transitions_total",
+    "Committed moves of the state machine",
+    ["action", "from_status", "to_status"],
+)
+EXPORTS_STARTED = Counter("framestate_exports_started_total", "Export jobs started", ["type"])
+EXPORTS_FINISHED = Counter(
+    "framestate_exports_finished_total", "Export jobs finished, by outcome", ["type", "outcome"]
+)
+EXPORT_DURATION = Histogram(
+    "framestate_export_duration_seconds",
+    "Export jobs from start to finish",
+    ["type", "outcome"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200),
+)
+EVENT_SUBSCRIBERS = Gauge(
+    "framestate_event_subscribers", "Open event streams", ["stream"], multiprocess_mode="livesum"
+)
+WRITE_CONFLICTS = Counter("framestate_write_conflicts_total", "Writes retried after losing a race")
+WEBHOOK_DELIVERIES = Counter(
+    "framestate_webhook_deliveries_total", "Webhook delivery attempts, by outcome", ["outcome"]
+)
+
+for transition in TABLE:
+    TRANSITIONS.labels(transition.action.value, transition.source.value, transition.dest.value)
+for job_type in JobType:
+    EXPORTS_STARTED.labels(job_type.value)
+    for outcome in OUTCOMES:
+        EXPORTS_FINISHED.labels(job_type.value, outcome)
+        EXPORT_DURATION.labels(job_type.value, outcome)
+for stream in STREAMS:
+    EVENT_SUBSCRIBERS.labels(stream)
+for outcome in WEBHOOK_OUTCOMES:
+    WEBHOOK_DELIVERIES.labels(outcome)
+
+_http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    key = (method, route, status)
+    if (children := _http_children.get(key)) is None:
+        children = _http_children[key] = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_DURATION.labels(method, route),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+def write_committed(uow: "UnitOfWork") -> None:
+    """Count what a committed write did: its move, the job it started, the jobs it finished."""
+    move = uow.move_made
+    if move is None:
+        return
+    TRANSITIONS.labels(move.action.value, uow.status.value, uow.project.status).inc()
+    if (started := TYPE_OF_START.get(move.action)) is not None:
+        EXPORTS_STARTED.labels(started.value).inc()
+    for job in uow.active_jobs:
+        if job.status in ACTIVE_JOB_STATUSES or job.finished_at is None:
+            continue
+        timed_out = move.action is Action.JOB_TIMED_OUT and job.id == move.job_id
+        outcome = "timed_out" if timed_out else JobStatus(job.status).value
+        EXPORTS_FINISHED.labels(job.type, outcome).inc()
+        seconds = (as_utc(job.finished_at) - as_utc(job.created_at)).total_seconds()
+        EXPORT_DURATION.labels(job.type, outcome).observe(max(seconds, 0.0))
+
+
+def write_conflict() -> None:
+    WRITE_CONFLICTS.inc()
+
+
+def stream_opened(stream: str) -> None:
+    EVENT_SUBSCRIBERS.labels(stream).inc()
+
+
+def stream_closed(stream: str) -> None:
+    EVENT_SUBSCRIBERS.labels(stream).dec()
+
+
+def webhook_attempt(outcome: str) -> None:
+    """One attempt at a webhook delivery: `delivered`, `retried` (it failed and waits for another
+    attempt) or `failed` (it failed past its max age)."""
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
+
+
+async def _database_gauges(db: Database) -> list[Metric]:
+    query = (
+        select(ExportJob.type, func.count())
+        .where(col(ExportJob.status).in_(ACTIVE_JOB_STATUSES))
+        .group_by(col(ExportJob.type))
+    )
+    waiting = select(func.count()).where(col(WebhookDelivery.status) == DeliveryStatus.PENDING.value)
+    async with db.read() as session:
+        counts = dict((await session.exec(query)).all())
+        pending_now = (await session.exec(waiting)).one()
+    active = GaugeMetricFamily("framestate_active_exports", "Export jobs active now", labels=["type"])
+    for job_type in JobType:
+        active.add_metric([job_type.value], counts.get(job_type.value, 0))
+    pending = GaugeMetricFamily("framestate_webhook_pending", "Webhook deliveries waiting to be sent")
+    pending.add_metric([], pending_now)
+    return [active, pending]
+
+
+class _Scrape(Collector):
+    def __init__(self, sources: Iterable[Collector], extra: list[Metric]) -> None:
+        self.sources = sources
+        self.extra = extra
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self.sources:
+            yield from source.collect()
+        yield from self.extra
+
+
+def _process_metrics() -> Collector:
+    """This process's registry, or with several workers the sum over all of them."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+async def exposition(db: Database) -> bytes:
+    """The text format of every metric; the database's figures are left out while it is away."""
+    try:
+        extra = await _database_gauges(db)
+    except Exception:  # the scrape still shows what the processes know; readiness says the rest
+        extra = []
+    return generate_latest(_Scrape([_process_metrics()], extra))

@@ -1,0 +1,67 @@
+"""How many event streams one caller may hold at once (`FRAMESTATE_MAX_STREAMS`).
+
+A caller is a token's `sub` with auth on, else the client's address. A slot is taken before a
+stream subscribes and given back when the stream ends, however it ends: the stream's own cleanup
+gives it back, and so does the stream being dropped unread (a client gone before the first byte),
+so no slot outlives its stream. The count is per process.
+"""
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+
+from service.auth import principal
+from service.errors import DomainError
+
+
+class TooManyStreams(DomainError):
+    status, code, title = 429, "too_many_streams", "Too many event streams"
+
+
+def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    caller = principal(connection)
+    if caller is not None:
+        return f"sub:{caller.sub}"
+    client = connection.client
+    return f"address:{client.host if client else 'unknown'}"
+
+
+class StreamSlots:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: dict[str, int] = {}
+
+    def held(self, caller: str) -> int:
+        return self._held.get(caller, 0)
+
+    def take(self, caller: str) -> Callable[[], None]:
+        """Take a slot for `caller` (429 when it holds them all); call the answer to give it back."""
+        held = self.held(caller)
+        if held >= self.limit:
+            raise TooManyStreams(
+                f"This caller already holds {held} event streams, the most allowed at once "
+                "(FRAMESTATE_MAX_STREAMS); close one first.",
+                limit=self.limit,
+            )
+        self._held[caller] = held + 1
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if given_back:
+                return
+            given_back = True
+            left = self._held[caller] - 1
+            if left:
+                self._held[caller] = left
+            else:
+                del self._held[caller]
+
+        return give_back
+
+    @staticmethod
+    def tie(stream: object, give_back: Callable[[], None]) -> None:
+        """Give the slot back when `stream` is dropped, should its own cleanup never run."""
+        weakref.finalize(stream, give_back)

@@ -1,0 +1,2 @@
+"""Outbound webhooks: endpoints, the transactional outbox of events, and the dispatcher that signs
+and delivers them."""

@@ -1,0 +1,95 @@
+"""The webhook tables: endpoints, what each subscribes to, events, and one delivery per event and
+endpoint (its attempt log). Events are written by the change they describe, in its transaction."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text
+from sqlmodel import Field, SQLModel
+
+from service.tables import ID_LENGTH, OWNER_MAX, new_id, utcnow
+
+URL_MAX = 2000
+EVENT_TYPE_MAX = 32
+SECRET_MAX = 100
+LAST_ERROR_MAX = 500
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+def _fk(target: str) -> Any:
+    return Field(
+        sa_column_args=[ForeignKey(target, ondelete="CASCADE")], sa_type=String(ID_LENGTH), nullable=False
+    )
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    __tablename__ = "webhook_endpoint"
+    __table_args__ = (Index("ix_webhook_endpoint_owner_created_at_id", "owner", "created_at", "id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
+    owner: str | None = Field(default=None, sa_type=String(OWNER_MAX))
+    url: str = Field(sa_type=String(URL_MAX))
+    events: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    secret: str = Field(sa_type=String(SECRET_MAX))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """One row per endpoint and event type it asked for: what the outbox matches a change against."""
+
+    __tablename__ = "webhook_subscription"
+    __table_args__ = (Index("ix_webhook_subscription_event_type", "event_type"),)
+
+    endpoint_id: str = Field(
+        sa_column_args=[ForeignKey("webhook_endpoint.id", ondelete="CASCADE")],
+        sa_type=String(ID_LENGTH),
+        primary_key=True,
+    )
+    event_type: str = Field(sa_type=String(EVENT_TYPE_MAX), primary_key=True)
+
+
+class WebhookEvent(SQLModel, table=True):
+    """An event as sent: `body` is the exact JSON every endpoint receives and every signature signs."""
+
+    __tablename__ = "webhook_event"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
+    type: str = Field(sa_type=String(EVENT_TYPE_MAX))
+    project_id: str = Field(sa_type=String(ID_LENGTH))
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to one endpoint. `seq` orders the deliveries of one endpoint and project; a claim
+    holds `lease_token` until `lease_until`, so no two processes attempt one delivery at once."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        Index("ix_webhook_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_delivery_endpoint_id_project_id_seq", "endpoint_id", "project_id", "seq"),
+        Index("ix_webhook_delivery_endpoint_id_seq", "endpoint_id", "seq"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    id: str = Field(default_factory=new_id, max_length=ID_LENGTH, unique=True)
+    endpoint_id: str = _fk("webhook_endpoint.id")
+    event_id: str = _fk("webhook_event.id")
+    project_id: str = Field(sa_type=String(ID_LENGTH))
+    type: str = Field(sa_type=String(EVENT_TYPE_MAX))
+    status: str = Field(default=DeliveryStatus.PENDING.value, max_length=16)
+    attempts: int = Field(default=0)
+    last_status_code: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, sa_type=String(LAST_ERROR_MAX))
+    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    lease_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    lease_token: str | None = Field(default=None, max_length=ID_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -1,0 +1,141 @@
+"""Tokens: only the Bearer scheme, in any case; a signed token whose claims have the wrong types is
+401, like any other bad token, never a 500."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.auth import Role, mint_token
+from service.settings import Settings
+from tests.api import Api
+from tests.service.test_bad_input import assert_problem
+
+pytestmark = pytest.mark.anyio
+SECRET = "tokens-secret-" + "t" * 32
+ALICE = mint_token(SECRET, "alice", Role.CLIENT)
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with AsyncTestClient(app=create_app(replace(settings, jwt_secret=SECRET))) as client:
+        yield Api(client)
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+async def test_the_bearer_scheme_in_any_case_is_taken(api: Api, scheme: str) -> None:
+    await api.call("GET", "/v1/projects", 200, headers={"Authorization": f"{scheme} {ALICE}"})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"Basic {ALICE}",
+        f"Token {ALICE}",
+        f"JWT {ALICE}",
+        f"Digest {ALICE}",
+        f"Bearerx {ALICE}",
+        f"Bearer: {ALICE}",
+        ALICE,
+        "Bearer",
+        "Bearer ",
+        "",
+        f"Basic {ALICE} Bearer {ALICE}",
+    ],
+    ids=[
+        "basic",
+        "token",
+        "jwt",
+        "digest",
+        "bearerx",
+        "bearer-colon",
+        "bare",
+        "no-token",
+        "blank",
+        "empty",
+        "mixed",
+    ],
+)
+async def test_any_other_scheme_is_401(api: Api, value: str) -> None:
+    before = (await api.json("GET", "/v1/projects", 200, headers={"Authorization": f"Bearer {ALICE}"}))[
+        "items"
+    ]
+    for method, path, body in (("GET", "/v1/projects", None), ("POST", "/v1/projects", {"name": "x"})):
+        response = await api.call(method, path, json=body, headers={"Authorization": value})
+        assert_problem(response, 401, "unauthorized")
+    after = (await api.json("GET", "/v1/projects", 200, headers={"Authorization": f"Bearer {ALICE}"}))[
+        "items"
+    ]
+    assert after == before
+
+
+async def test_a_bad_scheme_is_not_rescued_by_a_good_cookie(api: Api) -> None:
+    api.client.cookies.set("framestate_token", ALICE)
+    try:
+        assert_problem(
+            await api.call("GET", "/v1/projects", headers={"Authorization": f"Basic {ALICE}"}),
+            401,
+            "unauthorized",
+        )
+    finally:
+        api.client.cookies.clear()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _signed(**changes: Any) -> str:
+    """A correctly signed HS256 token with these claims, signed by hand: PyJWT refuses to encode
+    some of the types a forger may choose."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": "alice", "role": "client", "iat": now, "exp": now + 600, **changes}
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    signing_input = f"{header}.{_b64(json.dumps(claims).encode())}"
+    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+async def test_the_hand_signed_token_is_taken_when_its_claims_are_right(api: Api) -> None:
+    await api.call("GET", "/v1/projects", 200, headers={"Authorization": f"Bearer {_signed()}"})
+
+
+WRONG_TYPES = {
+    "sub-int": {"sub": 42},
+    "sub-list": {"sub": ["alice"]},
+    "sub-object": {"sub": {"id": "alice"}},
+    "sub-null": {"sub": None},
+    "role-list": {"role": ["client"]},
+    "role-int": {"role": 1},
+    "role-object": {"role": {"client": True}},
+    "exp-string": {"exp": "tomorrow"},
+    "exp-huge": {"exp": 1e300},
+    "exp-list": {"exp": [1]},
+    "exp-bool": {"exp": True},
+    "iat-string": {"iat": "now"},
+    "iat-huge": {"iat": -1e300},
+    "nbf-string": {"nbf": "soon"},
+    "iss-int": {"iss": 7},
+    "aud-int": {"aud": 7},
+    "jti-int": {"jti": 7},
+    "extras-string": {"extras": "x"},
+    "extras-list": {"extras": ["x"]},
+    "extras-int": {"extras": 3},
+}
+
+
+@pytest.mark.parametrize("changes", list(WRONG_TYPES.values()), ids=list(WRONG_TYPES))
+async def test_a_signed_token_with_claims_of_the_wrong_types_is_401(
+    api: Api, changes: dict[str, Any]
+) -> None:
+    token = _signed(**changes)
+    for headers in ({"Authorization": f"Bearer {token}"}, {"Cookie": f"framestate_token={token}"}):
+        assert_problem(await api.call("GET", "/v1/projects", headers=headers), 401, "unauthorized")

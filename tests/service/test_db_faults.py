@@ -1,0 +1,180 @@
+"""PostgreSQL dropping every connection of the service under load: no answer is a 500.
+
+Two real server processes share one database while clients write and read; meanwhile every
+connection of that database (pooled ones and the LISTEN ones) is terminated, again and again. Each
+answer is counted: what broke before COMMIT was run again, what could not be is 503
+`database_unavailable` with `Retry-After`. Afterwards both servers are ready again by themselves
+and their event streams carry changes made through the other.
+"""
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy.engine import make_url
+
+from service.app import create_app
+from service.db_faults import is_connection_fault
+from service.migrations import upgrade
+from service.settings import Settings
+from tests.conftest import PG_ADMIN_DSN, fresh_database_url
+from tests.polling import poll
+from tests.servers import server_process
+from tests.sse import events
+
+pytestmark = pytest.mark.anyio
+CLIENTS = 8
+SECONDS = 6.0
+RECOVERY_S = 20.0
+KILL_EVERY_S = 0.4
+
+
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    yield from fresh_database_url("postgresql", tmp_path)
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.statuses: Counter[int] = Counter()
+        self.bad: list[str] = []
+
+    def count(self, response: httpx.Response) -> httpx.Response:
+        self.statuses[response.status_code] += 1
+        if response.status_code >= 500 and not (
+            response.status_code == 503
+            and response.json().get("code") == "database_unavailable"
+            and response.headers.get("retry-after")
+        ):
+            self.bad.append(f"{response.request.method} {response.request.url.path}: {response.text}")
+        return response
+
+
+async def _client_loop(url: str, tally: Tally, deadline: float) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        while time.monotonic() < deadline:
+            created = tally.count(await client.post("/v1/projects", json={"name": "under fire"}))
+            if created.status_code != 201:
+                continue
+            project_id = created.json()["id"]
+            clip = tally.count(await client.post(f"/v1/projects/{project_id}/clips", json={"crop_data": {}}))
+            if clip.status_code != 201:
+                continue
+            started = tally.count(
+                await client.post(f"/v1/projects/{project_id}/exports", json={"type": "framing"})
+            )
+            if started.status_code == 202:
+                job_id = started.json()["id"]
+                tally.count(await client.post(f"/v1/exports/{job_id}/progress", json={"progress": 40}))
+                tally.count(await client.post(f"/v1/exports/{job_id}/succeed", json={}))
+            tally.count(await client.get(f"/v1/projects/{project_id}"))
+            tally.count(await client.get("/v1/projects", params={"limit": 5}))
+
+
+async def _terminate_every_connection(database: str, deadline: float) -> int:
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    rounds = 0
+    try:
+        while time.monotonic() < deadline:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database
+            )
+            rounds += 1
+            await asyncio.sleep(KILL_EVERY_S)  # the fault's own rhythm, not a wait for something
+    finally:
+        await admin.close()
+    return rounds
+
+
+async def test_terminated_connections_under_load_give_no_500(postgres_url: str) -> None:
+    database = make_url(postgres_url).database or ""
+    with server_process(postgres_url) as one, server_process(postgres_url) as two:
+        first, second = one.url, two.url
+        tally = Tally()
+        deadline = time.monotonic() + SECONDS
+        loops = [_client_loop(url, tally, deadline) for url in (first, second) for _ in range(CLIENTS // 2)]
+        killer = asyncio.create_task(_terminate_every_connection(database, deadline))
+        await asyncio.gather(*loops)
+        rounds = await killer
+        assert rounds >= 5
+        errors = [line for line in [*one.log, *two.log] if "ERROR" in line or "Error" in line]
+        assert not tally.bad, "\n".join(tally.bad[:3] + errors[-40:])
+        assert sum(tally.statuses.values()) > 30
+        assert tally.statuses[201] > 0
+        print(f"\nfaults: {rounds} rounds of terminations, answers {dict(sorted(tally.statuses.items()))}")  # noqa: T201
+
+        async with httpx.AsyncClient(timeout=30) as client:
+            for url in (first, second):
+                try:
+                    await poll(
+                        partial(client.get, f"{url}/health/ready"),
+                        lambda r: r.status_code == 200,
+                        timeout_s=RECOVERY_S,
+                    )
+                except TimeoutError:
+                    detail = (await client.get(f"{url}/health/ready")).text
+                    log = "".join([*one.log, *two.log][-30:])
+                    raise AssertionError(f"{url} is not ready again: {detail}\n{log}") from None
+            async with events(client, f"{first}/v1/events") as stream:
+                created = await client.post(f"{second}/v1/projects", json={"name": "after the faults"})
+                assert created.status_code == 201
+                while True:
+                    name, data = await stream.next()
+                    if name == "project" and data["id"] == created.json()["id"]:
+                        break
+
+
+def test_what_counts_as_a_connection_fault() -> None:
+    assert is_connection_fault(ConnectionRefusedError())
+    assert is_connection_fault(asyncpg.ConnectionDoesNotExistError("closed in the middle of operation"))
+    assert is_connection_fault(
+        asyncpg.AdminShutdownError("terminating connection due to administrator command")
+    )
+    assert not is_connection_fault(asyncpg.UniqueViolationError("duplicate key"))
+    assert not is_connection_fault(ValueError("no"))
+
+
+async def test_while_the_database_stays_away_reads_and_writes_are_503_with_retry_after() -> None:
+    away = Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/test")  # nobody listens
+    async with AsyncTestClient(app=create_app(away)) as client:
+        for method, path, body in (
+            ("GET", "/v1/projects", None),
+            ("POST", "/v1/projects", {"name": "nowhere"}),
+            ("GET", f"/v1/projects/{'a' * 32}", None),
+        ):
+            response = await client.request(method, path, json=body)
+            assert response.status_code == 503, response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.headers["retry-after"]
+            assert response.json()["code"] == "database_unavailable"
+
+
+async def test_a_request_whose_pooled_connection_was_dropped_is_run_again(postgres_url: str) -> None:
+    """The pool holds a connection that PostgreSQL has since terminated: the request that meets it
+    fails before COMMIT, and is answered from a second run on a fresh connection, not with a 503."""
+    settings = Settings(database_url=postgres_url)
+    await asyncio.to_thread(upgrade, settings)
+    database = make_url(postgres_url).database
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        created = await client.post("/v1/projects", json={"name": "Dropped"})
+        assert created.status_code == 201
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+                database,
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1
+        again = await client.get(f"/v1/projects/{created.json()['id']}")
+        assert again.status_code == 200, again.text
+        renamed = await client.post("/v1/projects", json={"name": "After the drop"})
+        assert renamed.status_code == 201, renamed.text

@@ -1,0 +1,168 @@
+"""Webhooks across processes and clients: a SIGKILLed server loses no pending event, two servers on
+one PostgreSQL database never attempt one delivery at once, and with auth on a client's webhooks
+are its own and hear only of its projects."""
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.auth import Role, mint_token
+from service.settings import Settings
+from tests.api import Api
+from tests.conftest import fresh_database_url
+from tests.receiver import Receiver, receiving, verify
+from tests.servers import ServerProcess, server_process
+from tests.service.test_webhooks import list_webhooks
+
+pytestmark = pytest.mark.anyio
+WEBHOOK_ENV = {
+    "FRAMESTATE_WEBHOOK_ALLOW_PRIVATE": "true",
+    "FRAMESTATE_WEBHOOK_RETRY_BASE_S": "0.05",
+    "FRAMESTATE_WEBHOOK_TIMEOUT_S": "2",
+}
+EVERY_TYPE = [
+    "project.created",
+    "project.status_changed",
+    "export.started",
+    "export.progress",
+    "export.succeeded",
+]
+
+
+@pytest.fixture
+def database_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
+    yield from fresh_database_url(database_kind, tmp_path)
+
+
+async def start(stack: contextlib.ExitStack, database_url: str) -> ServerProcess:
+    """A server process, started in a thread so that the receivers keep answering meanwhile."""
+    return await asyncio.to_thread(stack.enter_context, server_process(database_url, extra_env=WEBHOOK_ENV))
+
+
+async def play(client: httpx.AsyncClient, name: str, progress_reports: int) -> str:
+    """Create a project, frame it, start its framing export and report progress: its id."""
+    project = (await client.post("/v1/projects", json={"name": name})).json()
+    pid = project["id"]
+    assert (await client.post(f"/v1/projects/{pid}/clips", json={"crop_data": {}})).status_code == 201
+    job = (await client.post(f"/v1/projects/{pid}/exports", json={"type": "framing"})).json()
+    for n in range(progress_reports):
+        report = await client.post(f"/v1/exports/{job['id']}/progress", json={"progress": n + 1})
+        assert report.status_code == 200
+    return str(pid)
+
+
+def expected(progress_reports: int) -> list[str]:
+    return [
+        "project.created",
+        "project.status_changed",
+        "export.started",
+        "project.status_changed",
+        *["export.progress"] * progress_reports,
+    ]
+
+
+def per_project(receiver: Receiver) -> dict[str, list[str]]:
+    """Each project's event types, in the order their events were first acknowledged."""
+    types: dict[str, list[str]] = {}
+    for request in receiver.acknowledged():
+        types.setdefault(request.json["data"]["project"]["id"], []).append(request.type)
+    return types
+
+
+@pytest.mark.slow
+async def test_a_killed_server_loses_no_pending_event(database_url: str) -> None:
+    answer = {"status": 503}
+    async with receiving(lambda _request: answer["status"]) as receiver:
+        with contextlib.ExitStack() as stack:
+            server = await start(stack, database_url)
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                hook = (
+                    await client.post("/v1/webhooks", json={"url": receiver.url, "events": EVERY_TYPE})
+                ).json()
+                projects = [await play(client, f"p{n}", 3) for n in range(3)]
+            await receiver.wait_until(lambda r: len(r.received) > len({q.id for q in r.received}))
+            server.process.send_signal(signal.SIGKILL)
+            assert await asyncio.to_thread(server.process.wait, 10) == -signal.SIGKILL
+        assert receiver.acknowledged() == []
+        answer["status"] = 200
+        with contextlib.ExitStack() as stack:
+            await start(stack, database_url)
+            total = len(projects) * len(expected(3))
+            await receiver.wait_until(lambda r: len(r.acknowledged()) == total, within_s=60)
+        assert per_project(receiver) == {pid: expected(3) for pid in projects}
+        for request in receiver.acknowledged():
+            verify(hook["secret"], request)
+
+
+@pytest.mark.slow
+async def test_two_servers_on_postgresql_attempt_each_delivery_once_at_a_time(
+    database_kind: str, database_url: str
+) -> None:
+    if database_kind != "postgresql":
+        pytest.skip("several server processes share a PostgreSQL database only")
+    projects, reports = 20, 6  # 20 × (create, clip, start, 7 reports) = 200 changes
+    total = projects * len(expected(reports + 1))
+    async with receiving(delay_s=0.01) as receiver:
+        with contextlib.ExitStack() as stack:
+            first = await start(stack, database_url)
+            second = await start(stack, database_url)
+            async with (
+                httpx.AsyncClient(base_url=first.url) as one,
+                httpx.AsyncClient(base_url=second.url) as two,
+            ):
+                body = {"url": receiver.url, "events": EVERY_TYPE}
+                hook = (await one.post("/v1/webhooks", json=body)).json()
+                ids = await asyncio.gather(
+                    *(play(one if n % 2 else two, f"p{n}", reports + 1) for n in range(projects))
+                )
+                await receiver.wait_until(lambda r: len(r.acknowledged()) == total, within_s=120)
+        assert receiver.overlaps == 0
+        assert per_project(receiver) == {pid: expected(reports + 1) for pid in ids}
+        for request in receiver.acknowledged():
+            verify(hook["secret"], request)
+
+
+SECRET = "test-secret-" + "s" * 32
+ALICE = {"Authorization": f"Bearer {mint_token(SECRET, 'alice', Role.CLIENT)}"}
+BOB = {"Authorization": f"Bearer {mint_token(SECRET, 'bob', Role.CLIENT)}"}
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    on = replace(settings, jwt_secret=SECRET, webhook_allow_private=True, webhook_retry_base_s=0.05)
+    async with AsyncTestClient(app=create_app(on)) as client:
+        yield Api(client)
+
+
+async def test_with_auth_a_clients_webhooks_are_its_own_and_hear_only_its_projects(api: Api) -> None:
+    async with receiving() as alices, receiving() as bobs:
+        body = {"events": ["project.created"]}
+        hook = await api.json("POST", "/v1/webhooks", 201, json={**body, "url": alices.url}, headers=ALICE)
+        await api.json("POST", "/v1/webhooks", 201, json={**body, "url": bobs.url}, headers=BOB)
+        path = f"/v1/webhooks/{hook['id']}"
+        for method, other in [
+            ("GET", path),
+            ("GET", f"{path}/deliveries"),
+            ("DELETE", path),
+            ("POST", f"{path}/deliveries/{'0' * 32}/redeliver"),
+        ]:
+            assert (await api.json(method, other, 404, headers=BOB))["code"] == "not_found"
+        assert [w["id"] for w in await list_webhooks(api, headers=ALICE)] == [hook["id"]]
+        assert hook["id"] not in [w["id"] for w in await list_webhooks(api, headers=BOB)]
+        bobs_project = await api.json("POST", "/v1/projects", 201, json={"name": "Bob's"}, headers=BOB)
+        alices_project = await api.json("POST", "/v1/projects", 201, json={"name": "Alice's"}, headers=ALICE)
+        await alices.wait_until(lambda r: len(r.acknowledged()) == 1)
+        await bobs.wait_until(lambda r: len(r.acknowledged()) == 1)
+        assert alices.acknowledged()[0].json["data"]["project"]["id"] == alices_project["id"]
+        assert bobs.acknowledged()[0].json["data"]["project"]["id"] == bobs_project["id"]
+        log = await api.json("GET", f"{path}/deliveries", 200, headers=ALICE)
+        assert len(log["items"]) == 1
+        await api.call("DELETE", path, 204, headers=ALICE)
