@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import ColumnElement, and_, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
@@ -64,6 +64,22 @@ def retry_wait(attempts: int, base_s: float) -> float:
     return random.uniform(0, min(base_s * 2 ** min(attempts, 32), MAX_RETRY_WAIT_S))
 
 
+def _is_due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
+        col(WebhookDelivery.next_attempt_at) <= now,
+        or_(col(WebhookDelivery.lease_until).is_(None), col(WebhookDelivery.lease_until) < now),
+    )
+
+
+async def any_due(*, ctx: Context) -> bool:
+    """One read, outside any write transaction: an idle dispatcher asks this twice a second, and on
+    SQLite a claim's transaction would take the one write lock every time."""
+    async with ctx.db.reading() as conn:
+        found = await conn.scalar(exists().where(_is_due(utcnow())).select())
+    return bool(found)
+
+
 async def claim_due(limit: int, *, ctx: Context) -> list[Claim]:
     now = utcnow()
     delivery, earlier = WebhookDelivery, aliased(WebhookDelivery)
@@ -75,12 +91,7 @@ async def claim_due(limit: int, *, ctx: Context) -> list[Claim]:
     )
     due = (
         select(delivery.seq)
-        .where(
-            delivery.status == DeliveryStatus.PENDING.value,
-            col(delivery.next_attempt_at) <= now,
-            or_(col(delivery.lease_until).is_(None), col(delivery.lease_until) < now),
-            ~waits_behind,
-        )
+        .where(_is_due(now), ~waits_behind)
         .order_by(col(delivery.seq))
         .limit(limit)
         .with_for_update(skip_locked=True, of=delivery)
@@ -176,7 +187,8 @@ class Dispatcher:
             claims: list[Claim] = []
             if free > 0:
                 try:
-                    claims = await claim_due(free, ctx=self.ctx)
+                    if await any_due(ctx=self.ctx):
+                        claims = await claim_due(free, ctx=self.ctx)
                 except Exception:  # the dispatcher must outlive a database hiccup
                     log.exception("could not claim webhook deliveries; trying again")
             for claim in claims:
