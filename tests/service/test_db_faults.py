@@ -31,8 +31,8 @@ from service.settings import Settings
 from tests.conftest import PG_ADMIN_DSN, fresh_database_url
 from tests.polling import poll
 from tests.servers import ServerProcess, server_process
-from tests.tcp_proxy import relay
 from tests.sse import events
+from tests.tcp_proxy import relay
 
 pytestmark = pytest.mark.anyio
 CLIENTS = 8
