@@ -27,6 +27,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from fsm.facts import ACTIVE_JOB_STATUSES, START_ACTION_OF, Action, JobStatus, JobType
+from fsm.table import INITIAL
 from fsm.table import TRANSITIONS as TABLE
 from service.db import Database
 from service.schemas import as_utc
@@ -55,7 +56,7 @@ HTTP_DURATION = Histogram(
 )
 TRANSITIONS = Counter(
     "framestate_transitions_total",
-    "Committed moves of the state machine",
+    "Committed changes of status: every move of the state machine, and each project's creation",
     ["action", "from_status", "to_status"],
 )
 EXPORTS_STARTED = Counter("framestate_exports_started_total", "Export jobs started", ["type"])
@@ -76,8 +77,12 @@ WEBHOOK_DELIVERIES = Counter(
     "framestate_webhook_deliveries_total", "Webhook delivery attempts, by outcome", ["outcome"]
 )
 
+NO_STATUS = "none"
+"""The `from_status` of a creation, which has none (its history row says null)."""
+
 for transition in TABLE:
     TRANSITIONS.labels(transition.action.value, transition.source.value, transition.dest.value)
+CREATED = TRANSITIONS.labels(Action.PROJECT_CREATED.value, NO_STATUS, INITIAL.value)
 for job_type in JobType:
     EXPORTS_STARTED.labels(job_type.value)
     for outcome in OUTCOMES:
@@ -118,6 +123,10 @@ def write_committed(uow: "UnitOfWork") -> None:
         EXPORTS_FINISHED.labels(job.type, outcome).inc()
         seconds = (as_utc(job.finished_at) - as_utc(job.created_at)).total_seconds()
         EXPORT_DURATION.labels(job.type, outcome).observe(max(seconds, 0.0))
+
+
+def project_created() -> None:
+    CREATED.inc()
 
 
 def write_conflict() -> None:

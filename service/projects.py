@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fsm.facts import Action
 from fsm.table import INITIAL
+from service import metrics
 from service.context import Context
 from service.db import Database
 from service.errors import NotFound, ProjectBusy, ValidationFailed
@@ -58,6 +59,7 @@ async def create_project(name: str, *, ctx: Context) -> ProjectOut:
         await ctx.events.stage(conn, project.id, project.version, project.owner)
         staged = await outbox.stage_created(conn, project, created, ctx=ctx)
     await ctx.events.committed(project.id, project.version, project.owner)
+    metrics.project_created()
     if staged:
         ctx.webhooks.wake.set()
     return created

@@ -68,6 +68,19 @@ def test_every_metric_of_the_contract_is_there_from_start_up_at_zero(tmp_path: P
     assert value(samples, "framestate_transitions_total", **transition) == 0
 
 
+async def test_a_creation_is_counted_as_a_change_of_status_from_none(api: Api) -> None:
+    created = {"action": "project_created", "from_status": "none", "to_status": "not_started"}
+    before = await scrape(api)
+    await api.create_project()
+    await api.create_project()
+    after = await scrape(api)
+    assert (
+        value(after, "framestate_transitions_total", **created)
+        - value(before, "framestate_transitions_total", **created)
+        == 2
+    )
+
+
 async def test_an_export_moves_the_transitions_started_active_finished_and_duration(api: Api) -> None:
     project = await api.framed_project()
     before = await scrape(api)
