@@ -243,7 +243,9 @@ async def test_a_write_whose_connection_breaks_during_commit_is_503_and_not_run_
 
     def terminate_before_commit(connection: Connection) -> None:
         """Runs in the app's event loop (the test client's portal), as COMMIT is about to be sent."""
-        pid = await_only(connection.connection.driver_connection.fetchval("SELECT pg_backend_pid()"))
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        pid = await_only(driver.fetchval("SELECT pg_backend_pid()"))
         admin = await_only(asyncpg.connect(PG_ADMIN_DSN))
         try:
             await_only(admin.execute("SELECT pg_terminate_backend($1)", pid))
