@@ -246,9 +246,17 @@ class Events:
                 if not self._loading[project_id]:
                     return
         except Exception:
-            log.exception("could not load project %s for its subscribers", project_id)
+            log.exception("could not load project %s; closing the streams that would show it", project_id)
+            self._close_watchers(project_id, owner)
         finally:
             del self._loading[project_id]
+
+    def _close_watchers(self, project_id: str, owner: str | None) -> None:
+        """A change they would have shown cannot be loaded: end those streams, so that their clients
+        reconnect and start again from a fresh snapshot rather than show a stale card."""
+        for subscriber in [*self._everything, *self._by_project.get(project_id, ())]:
+            if subscriber.owner is None or subscriber.owner == owner:
+                subscriber.close()
 
     def _fan_out(self, frame: Frame) -> None:
         for subscriber in self._everything:

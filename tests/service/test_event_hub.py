@@ -1,6 +1,9 @@
-"""The event hub of one process: a subscriber that does not read is cut off alone."""
+"""The event hub of one process: a subscriber that does not read is cut off alone; a change that
+cannot be loaded ends the streams that would show it."""
 
+import asyncio
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +38,32 @@ async def test_a_slow_subscriber_costs_only_its_own_buffer(api: Api, settings: S
         assert drained[-1] is None, "the stream is told to end once it has read what it has"
         events.unsubscribe(slow)
         assert events.subscriber_count == 1
+    finally:
+        await events.stop()
+        await db.close()
+
+
+async def test_a_change_whose_card_cannot_be_loaded_ends_the_streams_that_would_show_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The database fails the load of a changed project: the streams of every project and of that
+    project end (their clients reconnect for a fresh snapshot); another project's stream goes on."""
+    if not settings.is_sqlite:
+        pytest.skip("the hub's in-process path; on PostgreSQL changes arrive by LISTEN (see test_events)")
+    away = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/framestate.db")
+    db = Database.open(away)
+    events = Events(away, partial(find_project, db=db))
+    try:
+        everything, watching, elsewhere = (
+            events.subscribe(None),
+            events.subscribe("a" * 32),
+            events.subscribe("b" * 32),
+        )
+        await events.committed("a" * 32, 2, None)
+        async with asyncio.timeout(10):
+            assert await everything.queue.get() is None
+            assert await watching.queue.get() is None
+        assert not elsewhere.closed
     finally:
         await events.stop()
         await db.close()
