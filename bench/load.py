@@ -118,7 +118,9 @@ class Http:
         headers = (await self.reader.readuntil(b"\r\n\r\n")).lower()
         status = int(headers[9:12])
         length = re.search(rb"\r\ncontent-length: *(\d+)", headers)
-        if length is not None:
+        if status in (204, 304):
+            content = b""
+        elif length is not None:
             content = await self.reader.readexactly(int(length.group(1)))
         elif b"transfer-encoding: chunked" in headers:
             content = await self._chunked()
@@ -404,13 +406,39 @@ def main(argv: list[str] | None = None) -> None:
     cards.add_argument("--duration", type=float, default=8)
     cards.add_argument("--reporters", type=int, default=8, help="connections that send the reports")
     cards.add_argument("--salt", default="x", help="a word that keeps this run's tokens apart")
+    hooks = commands.add_parser("webhooks", help="progress reports while endpoints are subscribed")
+    hooks.add_argument("url")
+    hooks.add_argument("jobs", help="a file of active job ids, reported on round robin")
+    hooks.add_argument("--endpoints", type=int, default=5)
+    hooks.add_argument("--rate", type=float, default=200, help="reports (changes) a second")
+    hooks.add_argument("--duration", type=float, default=8)
+    hooks.add_argument("--reporters", type=int, default=8)
+    hooks.add_argument("--settle", type=float, default=10, help="seconds to wait for the last deliveries")
+    hooks.add_argument("--salt", default="x")
+    commands.add_parser("receiver", help="answer deliveries 200 until SIGTERM")
     args = parser.parse_args(argv)
+    from bench import webhooks  # it builds on this module's client
 
     result: Result
     if args.command == "wrk":
         result = run_wrk(args.url, args.script, args.args, args.duration, args.connections, args.threads)
     elif args.command == "hello":
         result = asyncio.run(hello(args.url, args.duration, args.connections))
+    elif args.command == "webhooks":
+        result = asyncio.run(
+            webhooks.deliveries(
+                args.url,
+                _lines(args.jobs),
+                args.endpoints,
+                args.rate,
+                args.duration,
+                args.salt,
+                args.reporters,
+                args.settle,
+            )
+        )
+    elif args.command == "receiver":
+        result = asyncio.run(webhooks.receive_until_stopped())
     elif args.command == "exports":
         result = asyncio.run(exports(args.url, args.duration, _lines(args.projects)))
     else:

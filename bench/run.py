@@ -32,7 +32,7 @@ import timeit
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import service.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bench import webhooks
 from fsm.facts import Action, Facts, JobType, Move, facts_after, status_from_facts
 from fsm.machine import decide
 from fsm.status import Status
@@ -65,6 +66,7 @@ SERVER_ENV = {
     "FRAMESTATE_LOG_LEVEL": "WARNING",
     "FRAMESTATE_JOB_TIMEOUT_S": "86400",
     "FRAMESTATE_MAX_STREAMS": "1000",  # the live scenario holds 500 streams from one address
+    "FRAMESTATE_WEBHOOK_ALLOW_PRIVATE": "true",  # the webhook scenarios' receiver is on loopback
 }
 
 
@@ -598,6 +600,76 @@ def run_scenarios(
     return rows
 
 
+WEBHOOK_ENDPOINTS = 5
+WEBHOOK_RATE = 200.0
+
+
+def webhook_rows(
+    servers: dict[str, Server], rows: list[Row], jobs: str, duration: float, warm_up_s: float, rounds: int
+) -> list[Row]:
+    """framestate with webhooks on: the card and progress scenarios again while
+    `WEBHOOK_ENDPOINTS` endpoints subscribed to every event type (a receiver process answers each
+    delivery 200 at once), set against the baseline's figures of the same run; then reports at
+    `WEBHOOK_RATE` a second, timed from each answer to each delivery of its event."""
+    framestate = {"framestate": servers["framestate"]}
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "bench.load", "receiver"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert receiver.stdout is not None
+    port = json.loads(receiver.stdout.readline())["port"]
+    with httpx.Client(base_url=servers["framestate"].url, timeout=30) as client:
+        hooks = [
+            client.post(
+                "/v1/webhooks",
+                json={"url": f"http://127.0.0.1:{port}/hook/{n}", "events": webhooks.EVENT_TYPES},
+            )
+            .raise_for_status()
+            .json()["id"]
+            for n in range(WEBHOOK_ENDPOINTS)
+        ]
+        again = []
+        try:
+            for row in rows:
+                if row.scenario.key in ("card", "progress"):
+                    on = replace(
+                        row.scenario,
+                        key=f"{row.scenario.key}-webhooks",
+                        title=f"{row.scenario.title}, {WEBHOOK_ENDPOINTS} webhook endpoints subscribed",
+                        args={"framestate": row.scenario.args["framestate"]},
+                        goal="",
+                    )
+                    (measured_row,) = run_scenarios(framestate, [on], warm_up_s, rounds)
+                    again.append(Row(on, measured_row.framestate, row.baseline))
+        finally:
+            for hook in hooks:
+                client.delete(f"/v1/webhooks/{hook}")
+            receiver.send_signal(signal.SIGTERM)
+            received = json.loads(receiver.communicate(timeout=30)[0].strip().splitlines()[-1])["received"]
+    say(f"  (the receiver answered {received:,} deliveries meanwhile)")
+    deliveries = Scenario(
+        "webhooks",
+        f"webhooks: {WEBHOOK_RATE:g} reports/s, {WEBHOOK_ENDPOINTS} endpoints (delay report → delivery)",
+        "deliveries/s",
+        {
+            "framestate": [
+                "webhooks",
+                "{url}",
+                jobs,
+                "--endpoints",
+                str(WEBHOOK_ENDPOINTS),
+                "--rate",
+                str(WEBHOOK_RATE),
+                "--duration",
+                str(max(duration, 8)),
+                "--salt",
+                uuid.uuid4().hex[:6],
+            ]
+        },
+        warm_up=False,
+    )
+    return again + run_scenarios(framestate, [deliveries], warm_up_s, 1)
+
+
 def _brief(row: Row) -> str:
     parts = []
     for who, result in (("framestate", row.framestate), ("baseline", row.baseline)):
@@ -890,6 +962,13 @@ def live_notes(report: DbReport) -> list[str]:
                     f"delay max {r['max_ms']:.0f} ms; {r['early']:,} cards came before their report's "
                     f"answer was read (counted as 0 ms); {r['streams_lost']} streams lost"
                 )
+    for row in report.rows:
+        if row.scenario.key == "webhooks" and (r := row.framestate):
+            notes.append(
+                f"webhooks at {WEBHOOK_RATE:g} reports/s asked, {WEBHOOK_ENDPOINTS} endpoints: "
+                f"{r['reports']} reports sent at {r['report_rate']:.0f}/s; {r['delivered']:.1%} of the "
+                f"expected deliveries arrived; delay max {r['max_ms']:.0f} ms"
+            )
     return notes
 
 
@@ -1017,6 +1096,9 @@ def bench_database(kind: str, duration: float, warm_up_s: float, rounds: int, wa
             pages = write_lines("pages.txt", page_paths(servers["framestate"].url, 20))
             plan = scenarios(seeded, duration, pages)
             report.rows = run_scenarios(servers, plan, warm_up_s, rounds)
+            report.rows += webhook_rows(
+                servers, report.rows, str(VAR / "jobs.txt"), duration, warm_up_s, rounds
+            )
             report.peak_rss_mib = {who: server.peak_rss_mib() for who, server in servers.items()}
             report.notes = live_notes(report)
         finally:
@@ -1024,9 +1106,7 @@ def bench_database(kind: str, duration: float, warm_up_s: float, rounds: int, wa
                 server.stop()
         if want_profile:
             candidates = [
-                row
-                for row in report.rows
-                if row.ratio is not None and not row.scenario.key.startswith("live")
+                row for row in report.rows if row.ratio is not None and row.scenario.key in RATIO_GOALS
             ]
             worst = min(candidates, key=lambda row: row.ratio or 0.0)
             say(f"{kind}: profiling {worst.scenario.title!r} (ratio {worst.ratio:.2f}) under py-spy")

@@ -7,7 +7,8 @@ no two processes attempt one delivery at once; a process that dies mid-attempt l
 runs out, and the delivery is attempted again. Only the first pending delivery of an endpoint and
 project can be claimed, so a later event waits while an earlier one is pending. Attempts run
 concurrently, at most `CONCURRENCY` at once, each bounded by the timeout, so one slow endpoint
-holds one slot, never the others' deliveries.
+holds one slot, never the others' deliveries. The outcomes of finished attempts are written
+together, in the transaction of the next claim.
 """
 
 import asyncio
@@ -18,11 +19,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import ColumnElement, and_, exists, or_, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import metrics
 from service.context import Context
@@ -80,8 +83,8 @@ async def any_due(*, ctx: Context) -> bool:
     return bool(found)
 
 
-async def claim_due(limit: int, *, ctx: Context) -> list[Claim]:
-    now = utcnow()
+async def claim_due(session: AsyncSession, limit: int, now: datetime, *, ctx: Context) -> list[Claim]:
+    """Lease up to `limit` due deliveries, each the first pending one of its endpoint and project."""
     delivery, earlier = WebhookDelivery, aliased(WebhookDelivery)
     waits_behind = exists().where(
         col(earlier.endpoint_id) == col(delivery.endpoint_id),
@@ -98,26 +101,25 @@ async def claim_due(limit: int, *, ctx: Context) -> list[Claim]:
     )
     token = new_id()
     lease_until = now + timedelta(seconds=ctx.settings.webhook_timeout_s + LEASE_MARGIN_S)
-    async with ctx.db.writing_session() as session:
-        seqs = list((await session.exec(due)).all())
-        if not seqs:
-            return []
-        await session.exec(
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.seq).in_(seqs))
-            .values(lease_until=lease_until, lease_token=token)
-        )
-        rows = await session.exec(
-            select(WebhookDelivery, WebhookEvent, WebhookEndpoint)
-            .join(WebhookEvent, col(WebhookEvent.id) == col(WebhookDelivery.event_id))
-            .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
-            .where(col(WebhookDelivery.seq).in_(seqs))
-            .order_by(col(WebhookDelivery.seq))
-        )
-        return [
-            Claim(d.id, token, d.attempts, d.expires_at, e.id, e.body, endpoint.url, endpoint.secret)
-            for d, e, endpoint in rows.all()
-        ]
+    seqs = list((await session.exec(due)).all())
+    if not seqs:
+        return []
+    await session.exec(
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.seq).in_(seqs))
+        .values(lease_until=lease_until, lease_token=token)
+    )
+    rows = await session.exec(
+        select(WebhookDelivery, WebhookEvent, WebhookEndpoint)
+        .join(WebhookEvent, col(WebhookEvent.id) == col(WebhookDelivery.event_id))
+        .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
+        .where(col(WebhookDelivery.seq).in_(seqs))
+        .order_by(col(WebhookDelivery.seq))
+    )
+    return [
+        Claim(d.id, token, d.attempts, d.expires_at, e.id, e.body, endpoint.url, endpoint.secret)
+        for d, e, endpoint in rows.all()
+    ]
 
 
 async def release_leases(*, ctx: Context) -> None:
@@ -130,41 +132,55 @@ async def release_leases(*, ctx: Context) -> None:
         )
 
 
-async def record_attempt(claim: Claim, status_code: int | None, error: str | None, *, ctx: Context) -> str:
-    """Write one attempt's outcome (`delivered`, `retried` or `failed`) on its delivery, unless the
-    lease was lost meanwhile."""
-    now = utcnow()
-    attempts = claim.attempts + 1
-    values: dict[str, object] = {
-        "attempts": attempts,
-        "last_status_code": status_code,
-        "last_error": error[:LAST_ERROR_MAX] if error else None,
-        "lease_until": None,
-        "lease_token": None,
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    """What one attempt came to, waiting to be written with the others of its batch."""
+
+    claim: Claim
+    status_code: int | None
+    error: str | None
+
+
+DELIVERY: Table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+RECORD = (
+    update(DELIVERY)
+    .where(DELIVERY.c.id == bindparam("b_id"), DELIVERY.c.lease_token == bindparam("b_token"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        last_status_code=bindparam("b_code"),
+        last_error=bindparam("b_error"),
+        delivered_at=bindparam("b_delivered_at"),
+        next_attempt_at=bindparam("b_next"),
+        lease_until=None,
+        lease_token=None,
+    )
+)
+"""One attempt's outcome on its delivery, unless the lease was lost meanwhile; run once for a
+whole batch (executemany)."""
+
+
+def outcome_of(attempted: Attempted, now: datetime, retry_base_s: float) -> tuple[str, dict[str, Any]]:
+    """`delivered`, `retried` or `failed`, and the parameters of `RECORD` that write it."""
+    claim, error = attempted.claim, attempted.error
+    row: dict[str, Any] = {
+        "b_id": claim.delivery_id,
+        "b_token": claim.lease_token,
+        "b_attempts": claim.attempts + 1,
+        "b_code": attempted.status_code,
+        "b_error": error[:LAST_ERROR_MAX] if error else None,
+        "b_status": DeliveryStatus.PENDING.value,
+        "b_delivered_at": None,
+        "b_next": None,
     }
     if error is None:
-        outcome = "delivered"
-        values.update(status=DeliveryStatus.DELIVERED.value, delivered_at=now, next_attempt_at=None)
-    elif now >= as_utc(claim.expires_at):
-        outcome = "failed"
-        values.update(status=DeliveryStatus.FAILED.value, next_attempt_at=None)
-    else:
-        outcome = "retried"
-        wait = retry_wait(claim.attempts, ctx.settings.webhook_retry_base_s)
-        values.update(next_attempt_at=now + timedelta(seconds=wait))
-    async with ctx.db.writing_session() as session:
-        await session.exec(
-            update(WebhookDelivery)
-            .where(
-                and_(
-                    col(WebhookDelivery.id) == claim.delivery_id,
-                    col(WebhookDelivery.lease_token) == claim.lease_token,
-                )
-            )
-            .values(**values)
-        )
-    metrics.webhook_attempt(outcome)
-    return outcome
+        row.update(b_status=DeliveryStatus.DELIVERED.value, b_delivered_at=now)
+        return "delivered", row
+    if now >= as_utc(claim.expires_at):
+        row.update(b_status=DeliveryStatus.FAILED.value)
+        return "failed", row
+    row.update(b_next=now + timedelta(seconds=retry_wait(claim.attempts, retry_base_s)))
+    return "retried", row
 
 
 class Dispatcher:
@@ -173,6 +189,7 @@ class Dispatcher:
         self.timeout_s = ctx.settings.webhook_timeout_s
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), follow_redirects=False)
         self.attempts: set[asyncio.Task[None]] = set()
+        self.finished: list[Attempted] = []
 
     async def run(self) -> None:
         wake = self.ctx.webhooks.wake
@@ -184,13 +201,14 @@ class Dispatcher:
         while True:
             wake.clear()
             free = CONCURRENCY - len(self.attempts)
+            if free < CONCURRENCY // 2:  # plenty in flight: their outcomes gather for one batch
+                await wake.wait()
+                continue
             claims: list[Claim] = []
-            if free > 0:
-                try:
-                    if await any_due(ctx=self.ctx):
-                        claims = await claim_due(free, ctx=self.ctx)
-                except Exception:  # the dispatcher must outlive a database hiccup
-                    log.exception("could not claim webhook deliveries; trying again")
+            try:
+                claims = await self.record_and_claim(free)
+            except Exception:  # the dispatcher must outlive a database hiccup
+                log.exception("could not record or claim webhook deliveries; trying again")
             for claim in claims:
                 task = asyncio.create_task(self.attempt(claim))
                 self.attempts.add(task)
@@ -201,18 +219,38 @@ class Dispatcher:
                 async with asyncio.timeout(IDLE_POLL_S):
                     await wake.wait()
 
+    async def record_and_claim(self, free: int) -> list[Claim]:
+        """Write every finished attempt and claim what is due, in one transaction: at a thousand
+        deliveries a second, a transaction per attempt would keep the one SQLite writer busy. An
+        idle dispatcher only reads. Attempts whose batch fails to be written are attempted again
+        once their leases run out."""
+        done, self.finished = self.finished, []
+        if not done and (free <= 0 or not await any_due(ctx=self.ctx)):
+            return []
+        now = utcnow()
+        outcomes = [outcome_of(attempted, now, self.ctx.settings.webhook_retry_base_s) for attempted in done]
+        async with self.ctx.db.writing_session() as session:
+            if outcomes:
+                await (await session.connection()).execute(RECORD, [row for _, row in outcomes])
+            claims = await claim_due(session, free, now, ctx=self.ctx) if free > 0 else []
+        for attempted, (outcome, _) in zip(done, outcomes, strict=True):
+            metrics.webhook_attempt(outcome)
+            log.info(
+                "webhook delivery %s to %s: %s (%s)",
+                attempted.claim.delivery_id,
+                attempted.claim.url,
+                outcome,
+                attempted.error or "ok",
+            )
+        return claims
+
     def _attempt_done(self, task: asyncio.Task[None]) -> None:
         self.attempts.discard(task)
-        self.ctx.webhooks.wake.set()  # the next delivery of its endpoint and project may be due now
+        self.ctx.webhooks.wake.set()  # its outcome is to be written; the next delivery may be due
 
     async def attempt(self, claim: Claim) -> None:
         status_code, error = await self.send(claim)
-        try:
-            outcome = await record_attempt(claim, status_code, error, ctx=self.ctx)
-        except Exception:  # the lease runs out and the delivery is attempted again
-            log.exception("could not record the attempt of webhook delivery %s", claim.delivery_id)
-            return
-        log.info("webhook delivery %s to %s: %s (%s)", claim.delivery_id, claim.url, outcome, error or "ok")
+        self.finished.append(Attempted(claim, status_code, error))
 
     async def send(self, claim: Claim) -> tuple[int | None, str | None]:
         """The receiver's status code, and what went wrong (None: delivered)."""
@@ -255,3 +293,7 @@ async def dispatching(ctx: Context) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await dispatcher.close()
+        try:
+            await dispatcher.record_and_claim(0)
+        except Exception:  # their leases run out, and those deliveries are attempted again
+            log.exception("could not record the last webhook attempts")
