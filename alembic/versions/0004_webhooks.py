@@ -68,9 +68,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_webhook_delivery_endpoint_id_project_id_seq",
+            "ix_webhook_delivery_pending_endpoint_id_project_id_seq",
             ["endpoint_id", "project_id", "seq"],
             unique=False,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
         )
         batch_op.create_index("ix_webhook_delivery_endpoint_id_seq", ["endpoint_id", "seq"], unique=False)
         batch_op.create_index(
@@ -96,7 +98,7 @@ def downgrade() -> None:
     with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
         batch_op.drop_index("ix_webhook_delivery_status_next_attempt_at")
         batch_op.drop_index("ix_webhook_delivery_endpoint_id_seq")
-        batch_op.drop_index("ix_webhook_delivery_endpoint_id_project_id_seq")
+        batch_op.drop_index("ix_webhook_delivery_pending_endpoint_id_project_id_seq")
 
     op.drop_table("webhook_delivery")
     op.drop_table("webhook_event")

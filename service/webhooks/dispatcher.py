@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, or_, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, literal_column, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,6 +43,9 @@ from service.webhooks.tables import (
 from service.webhooks.urls import check_url
 
 CONCURRENCY = 32
+PENDING: ColumnElement[str] = literal_column(f"'{DeliveryStatus.PENDING.value}'")
+"""Written into the SQL rather than bound, so that both planners may use the index of pending
+deliveries (a partial index serves only a query whose condition it can see)."""
 IDLE_POLL_S = 0.5
 LEASE_MARGIN_S = 5.0
 MAX_RETRY_WAIT_S = 3600.0
@@ -69,7 +72,7 @@ def retry_wait(attempts: int, base_s: float) -> float:
 
 def _is_due(now: datetime) -> ColumnElement[bool]:
     return and_(
-        col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
+        col(WebhookDelivery.status) == PENDING,
         col(WebhookDelivery.next_attempt_at) <= now,
         or_(col(WebhookDelivery.lease_until).is_(None), col(WebhookDelivery.lease_until) < now),
     )
@@ -89,7 +92,7 @@ async def claim_due(session: AsyncSession, limit: int, now: datetime, *, ctx: Co
     waits_behind = exists().where(
         col(earlier.endpoint_id) == col(delivery.endpoint_id),
         col(earlier.project_id) == col(delivery.project_id),
-        col(earlier.status) == DeliveryStatus.PENDING.value,
+        col(earlier.status) == PENDING,
         col(earlier.seq) < col(delivery.seq),
     )
     due = (

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from service.tables import ID_LENGTH, OWNER_MAX, new_id, utcnow
@@ -66,6 +66,11 @@ class WebhookEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
+PENDING_ONLY = text("status = 'pending'")
+"""The claim asks whether an earlier delivery of the same endpoint and project is still pending:
+an index of the pending ones only answers that in one probe, however many were delivered before."""
+
+
 class WebhookDelivery(SQLModel, table=True):
     """One event to one endpoint. `seq` orders the deliveries of one endpoint and project; a claim
     holds `lease_token` until `lease_until`, so no two processes attempt one delivery at once."""
@@ -73,7 +78,14 @@ class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "webhook_delivery"
     __table_args__ = (
         Index("ix_webhook_delivery_status_next_attempt_at", "status", "next_attempt_at"),
-        Index("ix_webhook_delivery_endpoint_id_project_id_seq", "endpoint_id", "project_id", "seq"),
+        Index(
+            "ix_webhook_delivery_pending_endpoint_id_project_id_seq",
+            "endpoint_id",
+            "project_id",
+            "seq",
+            postgresql_where=PENDING_ONLY,
+            sqlite_where=PENDING_ONLY,
+        ),
         Index("ix_webhook_delivery_endpoint_id_seq", "endpoint_id", "seq"),
     )
 
