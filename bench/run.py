@@ -767,7 +767,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("request_checks: the second, strict body decode", ("service/request_checks.py",)),
     ("Litestar: kwargs, signature, DI", ("litestar/_kwargs/", "litestar/_signature/", "litestar/di.py")),
     (
-        "Litestar: guards (sync: run in a thread)",
+        "Litestar: guards",
         ("authorize_connection", "litestar/concurrency.py", "service/auth.py"),
     ),
     ("Litestar: routing, middleware, responses", ("litestar/",)),
@@ -777,7 +777,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 MARKS: list[tuple[str, tuple[str, ...]]] = [
     ("the ORM, anywhere below", ("sqlalchemy/orm/",)),
-    ("building cards (service/cards.py)", ("service/cards.py",)),
+    ("building cards (service/reading.py)", ("service/reading.py",)),
     ("the unit of work (service/unit_of_work.py)", ("service/unit_of_work.py",)),
     ("the state machine (fsm/machine.py)", ("fsm/machine.py",)),
     ("request_checks (second body decode)", ("service/request_checks.py",)),
