@@ -5,6 +5,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -13,8 +14,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
 from service.app import create_app
-from service.db import create_engine
+from service.context import Context
+from service.db import Database, create_engine
+from service.events import Events
 from service.migrations import upgrade
+from service.projects import find_project
 from service.settings import Settings
 from tests.api import Api
 
@@ -120,3 +124,13 @@ async def settings(migrated_settings: Settings) -> Settings:
 async def api(settings: Settings) -> AsyncIterator[Api]:
     async with AsyncTestClient(app=create_app(settings)) as client:
         yield Api(client)
+
+
+@pytest.fixture
+async def ctx(settings: Settings) -> AsyncIterator[Context]:
+    """A second process's view of the same database: what a replica's sweep or metrics see."""
+    db = Database.open(settings)
+    try:
+        yield Context(settings=settings, db=db, events=Events(settings, partial(find_project, db=db)))
+    finally:
+        await db.close()

@@ -1,8 +1,6 @@
 """`GET /metrics`: every metric of the contract from start-up, each moved by the flow it counts."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -11,9 +9,6 @@ from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.context import Context
-from service.db import Database
-from service.events import Events
-from service.projects import find_project
 from service.settings import Settings
 from service.sweep import sweep_once
 from service.tables import utcnow
@@ -33,15 +28,6 @@ async def scrape(api: Api) -> Samples:
     response = await api.call("GET", "/metrics", 200)
     assert response.headers["content-type"].startswith("text/plain")
     return parse(response.text)
-
-
-@pytest.fixture
-async def ctx(settings: Settings) -> AsyncIterator[Context]:
-    db = Database.open(settings)
-    try:
-        yield Context(settings=settings, db=db, events=Events(settings, partial(find_project, db=db)))
-    finally:
-        await db.close()
 
 
 def test_every_metric_of_the_contract_is_there_from_start_up_at_zero(tmp_path: Path) -> None:

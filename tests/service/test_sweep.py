@@ -1,18 +1,13 @@
 """Dead workers: a job with no report for the timeout is failed by the service itself."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
 from service.context import Context
-from service.db import Database
-from service.events import Events
-from service.projects import find_project
-from service.settings import Settings
 from service.sweep import sweep_once
 from service.tables import utcnow
 from tests.api import Api
@@ -21,16 +16,6 @@ from tests.servers import running_server
 from tests.sse import events
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def ctx(settings: Settings) -> AsyncIterator[Context]:
-    """A second process's view of the same database: the sweep as any replica runs it."""
-    db = Database.open(settings)
-    try:
-        yield Context(settings=settings, db=db, events=Events(settings, partial(find_project, db=db)))
-    finally:
-        await db.close()
 
 
 async def test_a_silent_reframe_times_out_and_the_project_is_complete_again(api: Api, ctx: Context) -> None:
