@@ -39,7 +39,7 @@ JOB_ANSWER_COLUMNS = (
 )
 _STATUS: dict[str, Status] = {s.value: s for s in Status}
 _JOB_TYPE: dict[str, JobType] = {t.value: t for t in JobType}
-JOB__STATUS: dict[str, JobStatus] = {s.value: s for s in JobStatus}
+_JOB_STATUS: dict[str, JobStatus] = {s.value: s for s in JobStatus}
 _VIDEO_KIND: dict[str, VideoKind] = {k.value: k for k in VideoKind}
 """A row's text to its enum member by one dictionary lookup: calling the enum costs ~2 µs, and a
 page of cards makes a few hundred of them."""
@@ -59,7 +59,7 @@ def job_out(row: Sequence[Any]) -> ExportJobOut:
         id=row[0],
         project_id=row[1],
         type=_JOB_TYPE[row[2]],
-        status=JOB__STATUS[row[3]],
+        status=_JOB_STATUS[row[3]],
         progress=row[4],
         message=row[5],
         error=row[6],

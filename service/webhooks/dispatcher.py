@@ -43,6 +43,9 @@ from service.webhooks.tables import (
 from service.webhooks.urls import check_url
 
 CONCURRENCY = 32
+MAX_OUTCOME_DELAY_S = 1.0
+"""While more than half the slots are busy, outcomes gather until the slots free up, so that one
+transaction writes many; but never longer than this, should some attempts hang until their timeout."""
 PENDING: ColumnElement[str] = literal_column(f"'{DeliveryStatus.PENDING.value}'")
 """Written into the SQL rather than bound, so that both planners may use the index of pending
 deliveries (a partial index serves only a query whose condition it can see)."""
@@ -193,6 +196,7 @@ class Dispatcher:
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), follow_redirects=False)
         self.attempts: set[asyncio.Task[None]] = set()
         self.finished: list[Attempted] = []
+        self.first_finished_at = 0.0
 
     async def run(self) -> None:
         wake = self.ctx.webhooks.wake
@@ -204,9 +208,13 @@ class Dispatcher:
         while True:
             wake.clear()
             free = CONCURRENCY - len(self.attempts)
-            if free < CONCURRENCY // 2:  # plenty in flight: their outcomes gather for one batch
-                await wake.wait()
-                continue
+            if free < CONCURRENCY // 2:  # plenty in flight: their outcomes gather into one batch
+                waited = time.monotonic() - self.first_finished_at if self.finished else 0.0
+                if waited < MAX_OUTCOME_DELAY_S:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(MAX_OUTCOME_DELAY_S - waited if self.finished else None):
+                            await wake.wait()
+                    continue
             claims: list[Claim] = []
             try:
                 claims = await self.record_and_claim(free)
@@ -253,6 +261,8 @@ class Dispatcher:
 
     async def attempt(self, claim: Claim) -> None:
         status_code, error = await self.send(claim)
+        if not self.finished:
+            self.first_finished_at = time.monotonic()
         self.finished.append(Attempted(claim, status_code, error))
 
     async def send(self, claim: Claim) -> tuple[int | None, str | None]:
