@@ -43,9 +43,11 @@ from service.webhooks.tables import (
 from service.webhooks.urls import check_url
 
 CONCURRENCY = 32
-MAX_OUTCOME_DELAY_S = 1.0
-"""While more than half the slots are busy, outcomes gather until the slots free up, so that one
-transaction writes many; but never longer than this, should some attempts hang until their timeout."""
+MAX_HOLD_S = 0.5
+"""While more than half the slots are busy, the dispatcher holds back writing outcomes and claiming
+more until the slots free up, so that one transaction serves many attempts; but never longer than
+this, so that attempts hanging until their timeout delay neither the others' records nor a due
+delivery (attempted within a second, as the contract says)."""
 PENDING: ColumnElement[str] = literal_column(f"'{DeliveryStatus.PENDING.value}'")
 """Written into the SQL rather than bound, so that both planners may use the index of pending
 deliveries (a partial index serves only a query whose condition it can see)."""
@@ -196,7 +198,7 @@ class Dispatcher:
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), follow_redirects=False)
         self.attempts: set[asyncio.Task[None]] = set()
         self.finished: list[Attempted] = []
-        self.first_finished_at = 0.0
+        self.holding_since = 0.0
 
     async def run(self) -> None:
         wake = self.ctx.webhooks.wake
@@ -209,12 +211,14 @@ class Dispatcher:
             wake.clear()
             free = CONCURRENCY - len(self.attempts)
             if free < CONCURRENCY // 2:  # plenty in flight: their outcomes gather into one batch
-                waited = time.monotonic() - self.first_finished_at if self.finished else 0.0
-                if waited < MAX_OUTCOME_DELAY_S:
+                now = time.monotonic()
+                self.holding_since = self.holding_since or now
+                if (remaining := MAX_HOLD_S - (now - self.holding_since)) > 0:
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(MAX_OUTCOME_DELAY_S - waited if self.finished else None):
+                        async with asyncio.timeout(remaining):
                             await wake.wait()
                     continue
+            self.holding_since = 0.0
             claims: list[Claim] = []
             try:
                 claims = await self.record_and_claim(free)
@@ -261,8 +265,6 @@ class Dispatcher:
 
     async def attempt(self, claim: Claim) -> None:
         status_code, error = await self.send(claim)
-        if not self.finished:
-            self.first_finished_at = time.monotonic()
         self.finished.append(Attempted(claim, status_code, error))
 
     async def send(self, claim: Claim) -> tuple[int | None, str | None]:

@@ -6,6 +6,7 @@ import base64
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.settings import Settings
+from service.webhooks.dispatcher import CONCURRENCY
 from tests.api import JSON, Api
 from tests.metrics import Samples, parse, value
 from tests.polling import poll
@@ -331,6 +333,33 @@ async def test_a_hanging_and_a_deaf_receiver_do_not_hold_up_the_others(settings:
             assert first
             assert all(error in d["last_error"] for d in first)
         assert len({r.id for r in hanging.received}) == 5
+
+
+async def test_most_slots_hanging_hold_back_neither_records_nor_other_deliveries(settings: Settings) -> None:
+    """Twenty projects' deliveries hang (more than half the dispatcher's slots) for far longer than
+    the contract's second: the healthy endpoint's deliveries still go out and are recorded."""
+    app = create_app(webhook_settings(settings, webhook_timeout_s=60.0))
+    hung = CONCURRENCY // 2 + 4
+    async with (
+        AsyncTestClient(app=app) as client,
+        receiving(always(HANG)) as hanging,
+        receiving() as healthy,
+    ):
+        api = Api(client)
+        await subscribe(api, hanging.url, ["project.created"])
+        for name in range(hung):
+            await api.create_project(f"hung {name}")
+        await hanging.wait_until(lambda r: len(r.received) == hung, within_s=10)
+        webhook = await subscribe(api, healthy.url, ["project.created"])
+        for name in range(3):
+            await api.create_project(f"healthy {name}")
+        await healthy.wait_until(lambda r: len(r.acknowledged()) == 3, within_s=10)
+        log = await poll(
+            partial(deliveries, api, webhook["id"]),
+            lambda items: all(d["status"] == "delivered" for d in items),
+            timeout_s=10,
+        )
+        assert len(log) == 3  # within seconds, while the hanging attempts have a minute to go
 
 
 async def test_past_max_age_a_delivery_fails_and_redelivery_sends_it_again(settings: Settings) -> None:
