@@ -6,6 +6,7 @@
   HTTP library: it spends far less CPU per request than one), for the whole export (start, ten
   progress reports, succeed: each step needs the answer of the one before) and for the live cards
   (500 event-stream subscribers while progress reports arrive at a fixed rate).
+- `webhooks`, `receiver`: the webhook scenarios, on the same client (bench/webhooks.py).
 
 Every result has `rate` (per second), `p50_ms`, `p99_ms`, `count`, `errors` and `load_cpu` (the CPU
 time of the load generator over the wall time: 1.0 is one core busy), plus what its scenario adds.
@@ -155,7 +156,7 @@ class Http:
         self.reader = self.writer = None
 
 
-def _address(url: str) -> tuple[str, int]:
+def address(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.hostname is None or parts.port is None:
         raise ValueError(f"not a URL with a host and a port: {url}")
@@ -166,7 +167,7 @@ def _address(url: str) -> tuple[str, int]:
 
 
 async def hello(url: str, duration: float, connections: int) -> Result:
-    host, port = _address(url)
+    host, port = address(url)
     latencies: list[float] = []
     errors = 0
     cpu, start = time.process_time(), time.perf_counter()
@@ -191,7 +192,7 @@ async def hello(url: str, duration: float, connections: int) -> Result:
 
 
 async def exports(url: str, duration: float, projects: list[str]) -> Result:
-    host, port = _address(url)
+    host, port = address(url)
     latencies: list[float] = []
     errors = 0
     cpu, start = time.process_time(), time.perf_counter()
@@ -280,7 +281,7 @@ class Subscriber(asyncio.Protocol):
 async def live(
     url: str, jobs: list[str], subscribers: int, rate: float, duration: float, salt: str, reporters: int
 ) -> Result:
-    host, port = _address(url)
+    host, port = address(url)
     loop = asyncio.get_running_loop()
     token = re.compile(rb'"lc' + salt.encode() + rb'-(\d+)"')
     receipts = Receipts()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.load import Http, _address, percentile
+from bench.load import Http, address, percentile
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 EVENT_TYPES = [
@@ -127,7 +127,7 @@ async def deliveries(
     The result's `rate` is deliveries a second at the receiver (`endpoints` per report);
     `p50_ms`/`p99_ms` the delay from a report's answer to each delivery of its event (one that
     arrives before the answer is read counts 0)."""
-    host, port = _address(url)
+    host, port = address(url)
     token = re.compile(rb'"wh' + salt.encode() + rb'-(\d+)"')
     arrivals = Arrivals()
 
