@@ -99,7 +99,6 @@ class Events:
         self._loading: dict[str, bool] = {}  # project id -> another change arrived during the load
         self._listener: asyncpg.Connection | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.published = 0
 
     async def start(self) -> None:
         """Listen on PostgreSQL; a database that does not answer yet is retried in the background
@@ -153,7 +152,6 @@ class Events:
 
     async def committed(self, project_id: str, version: int | None, owner: str | None) -> None:
         """After the write's commit."""
-        self.published += 1
         if not self._postgres:
             self._changed(project_id, version, owner)
 

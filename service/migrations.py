@@ -1,6 +1,5 @@
 """Applying the Alembic migrations from code (`framestate migrate`, `framestate serve`, the tests)."""
 
-import asyncio
 from pathlib import Path
 
 from alembic.config import Config
@@ -24,8 +23,3 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
 
 def downgrade(settings: Settings, revision: str = "base") -> None:
     command.downgrade(alembic_config(settings), revision)
-
-
-async def upgrade_async(settings: Settings, revision: str = "head") -> None:
-    """Alembic's env.py runs its own event loop, so from inside one the upgrade runs in a thread."""
-    await asyncio.to_thread(upgrade, settings, revision)
