@@ -1,25 +1,19 @@
 """The HTTP handlers: each parses, calls one service function, and shapes the answer."""
 
-from dataclasses import replace
-from pathlib import Path
 from typing import Annotated, Any
 
-import msgspec
-from litestar import HttpMethod, MediaType, Request, Response, delete, get, patch, post, route
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar import HttpMethod, Request, Response, delete, get, patch, post, route
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
-from litestar.response import File, Stream
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
-from fsm.diagram import describe
 from fsm.facts import JobStatus
-from service import clips, exports, health, metrics, projects, streams
-from service.auth import ANYONE, CLIENTS, WORKERS, Role, principal
-from service.context import Context
-from service.errors import NotFound, NotReady
+from service import clips, exports, projects, streams
+from service.auth import ANYONE, CLIENTS, WORKERS
+from service.dependencies import Ctx
+from service.meta_api import META_HANDLERS
 from service.openapi import BODY, EVENT_STREAM, STREAMS, WRITE, documented
 from service.schemas import (
     CancelRequest,
@@ -28,13 +22,11 @@ from service.schemas import (
     ExportJobOut,
     ExportStart,
     FailReport,
-    Health,
     HistoryEntry,
     ProgressReport,
     ProjectCreate,
     ProjectOut,
     ProjectPage,
-    StateMachineOut,
     StatusFilter,
     SucceedReport,
 )
@@ -43,18 +35,6 @@ from service.stream_limits import caller_of
 from service.tables import IDEMPOTENCY_KEY_MAX
 from service.unit_of_work import etag
 
-
-def provide_context(state: State, request: Request[Any, Any, Any]) -> Context:
-    """The app's context, acting for the caller: with auth on, a client sees only its projects, and
-    every change it makes is recorded as the token's `sub`."""
-    ctx: Context = state.ctx
-    caller = principal(request)
-    if caller is None:
-        return ctx
-    return replace(ctx, owner=caller.sub if caller.role is Role.CLIENT else None, actor=caller.sub)
-
-
-Ctx = NamedDependency[Context]
 IfMatch = Annotated[
     str | None,
     HeaderParameter(name="If-Match", description="Refuse (412) unless the project is at this ETag"),
@@ -326,83 +306,6 @@ async def all_events(ctx: Ctx, request: Request[Any, Any, Any]) -> Stream:
     return Stream(frames, media_type=EVENT_STREAM, headers=SSE_HEADERS)
 
 
-@get(
-    "/v1/state-machine",
-    sync_to_thread=False,
-    opt=ANYONE,
-    **documented("getStateMachine", "meta", "The state machine: states, transitions, diagram"),
-)
-def state_machine() -> StateMachineOut:
-    return msgspec.convert(describe(), StateMachineOut)
-
-
-BOARD_DIR = Path(__file__).parent / "board"
-
-
-@get("/", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
-def board() -> File:
-    """The project board: live project cards, from `/v1/events`."""
-    return File(BOARD_DIR / "index.html", content_disposition_type="inline", media_type=MediaType.HTML)
-
-
-BOARD_MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
-BOARD_ASSETS = {path.name: path for path in BOARD_DIR.iterdir() if path.suffix in BOARD_MEDIA_TYPES}
-
-
-@get("/board/{name:str}", include_in_schema=False, sync_to_thread=False)
-def board_asset(name: FromPath[str]) -> File:
-    """The board's own files, by name from a fixed list: a requested path never reaches the file system."""
-    if name not in BOARD_ASSETS:
-        raise NotFound(f"No board file {name!r}.")
-    path = BOARD_ASSETS[name]
-    return File(path, content_disposition_type="inline", media_type=BOARD_MEDIA_TYPES[path.suffix])
-
-
-@get(
-    "/health/live",
-    sync_to_thread=False,
-    **documented("getLiveness", "meta", "Whether the process runs", guarded=False),
-)
-def live() -> Health:
-    return Health(status="ok")
-
-
-async def _ready(ctx: Context) -> Health:
-    """200 when the database answers, the LISTEN connection (PostgreSQL) is up and the process is
-    not shutting down; else 503 `not_ready` saying which."""
-    if reasons := await health.not_ready_because(ctx):
-        raise NotReady(f"Not ready: {'; '.join(reasons)}.")
-    return Health(status="ok")
-
-
-@get(
-    "/health/ready",
-    **documented(
-        "getReadiness",
-        "meta",
-        "Whether this process should get traffic",
-        errors=("not_ready",),
-        guarded=False,
-    ),
-)
-async def ready(ctx: Ctx) -> Health:
-    return await _ready(ctx)
-
-
-@get(
-    "/health",
-    **documented("health", "meta", "Readiness, as /health/ready", errors=("not_ready",), guarded=False),
-)
-async def health_check(ctx: Ctx) -> Health:
-    return await _ready(ctx)
-
-
-@get("/metrics", media_type=metrics.CONTENT_TYPE, include_in_schema=False)
-async def prometheus_metrics(ctx: Ctx) -> bytes:
-    """Prometheus text format."""
-    return await metrics.exposition(ctx.db)
-
-
 def options_for(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
     """An OPTIONS answer per path, listing every method of the path in `Allow`. Litestar's own
     lists only the methods of the first handler registered for a path."""
@@ -441,15 +344,8 @@ API_HANDLERS: list[HTTPRouteHandler] = [
     cancel_export,
     project_events,
     all_events,
-    state_machine,
-    live,
-    ready,
-    health_check,
-    prometheus_metrics,
-    board,
-    board_asset,
+    *META_HANDLERS,
     open_session,
     close_session,
 ]
 ROUTES: list[ControllerRouterHandler] = [*options_for(API_HANDLERS), *API_HANDLERS]
-DEPENDENCIES = {"ctx": Provide(provide_context, sync_to_thread=False)}

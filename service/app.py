@@ -10,11 +10,12 @@ from functools import partial
 from litestar import Litestar
 
 from service import lifecycle
-from service.api import DEPENDENCIES, ROUTES
+from service.api import ROUTES
 from service.auth import auth_config, role_guard
 from service.context import Context
 from service.cookie_guard import cookie_write_guard
 from service.db import Database
+from service.dependencies import DEPENDENCIES
 from service.errors import EXCEPTION_HANDLERS
 from service.events import Events
 from service.openapi_docs import openapi_config

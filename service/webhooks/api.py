@@ -7,8 +7,9 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
-from service.api import Ctx, options_for
+from service.api import options_for
 from service.auth import CLIENTS
+from service.dependencies import Ctx
 from service.openapi import BODY, WRITE, documented
 from service.webhooks import endpoints
 from service.webhooks.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
