@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.load import Http, address, percentile
+from bench.http_client import Http, address
+from bench.load import percentile
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 EVENT_TYPES = [
