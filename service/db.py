@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlalchemy.pool import PoolResetState
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import sqlite_driver
 from service.db_faults import is_connection_fault
 from service.errors import CommitOutcomeUnknown
 from service.settings import Settings
@@ -52,7 +53,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_on_reset(dbapi_connection: Any, _record: Any, reset_state: PoolResetState) -> None:
     """Roll back a connection going back to the pool only when it is inside a transaction: the
-    usual rollback on return is one more hop to the driver's thread after every request."""
+    usual rollback on return is one more hop to the driver's thread after every request. Writes
+    held for a COMMIT that never came are dropped."""
+    dbapi_connection.forget_held()
     if reset_state.terminate_only or dbapi_connection.driver_connection.in_transaction:
         dbapi_connection.rollback()
 
@@ -70,7 +73,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_reset_on_return=None, skip_autocommit_rollback=True)
+        engine = create_async_engine(
+            url, module=sqlite_driver.dbapi(), pool_reset_on_return=None, skip_autocommit_rollback=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine.pool, "reset", _sqlite_on_reset)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)

@@ -44,6 +44,7 @@ from service.records import (
     job_record,
     project_record,
 )
+from service.sqlite_driver import MissedRow, hold_writes
 from service.tables import utcnow
 from service.webhooks import outbox
 
@@ -250,8 +251,10 @@ class UnitOfWork:
 
     async def save(self, events: Events) -> None:
         """Compare-and-set the project row (when the work changed it) and stage its announcement,
-        then write the history row, the jobs whose values changed and the staged rows."""
+        then write the history row, the jobs whose values changed and the staged rows. On SQLite
+        these writes travel with the COMMIT, each checked to change one row (`sqlite_driver`)."""
         project = self.project
+        await hold_writes(self.conn)
         if self._deleted:
             notification = events.notification(project.id, None, project.owner)
             params = {"project_id": project.id, "read_version": self.read_version, **(notification or {})}
@@ -355,7 +358,7 @@ async def write(
                 result = await work(uow)
                 await uow.save(ctx.events)
                 staged = uow.dirty and uow.any_webhook and await outbox.stage_write(conn, uow, ctx=ctx)
-        except (_LostRace, IntegrityError):
+        except (_LostRace, IntegrityError, MissedRow):
             pass
         except DBAPIError as exc:
             if not _is_retryable(exc):
