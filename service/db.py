@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import PoolResetState
@@ -32,9 +33,12 @@ from service import sqlite_driver
 from service.db_faults import is_connection_fault
 from service.errors import CommitOutcomeUnknown
 from service.settings import Settings
+from service.sqlite_driver import hold_writes
 
 _WRITE = "framestate_write"
 _ONE_STATEMENT = "framestate_one_statement"
+_POSTPONED_BEGIN = "framestate_postponed_begin"
+_ALONE = "framestate_alone"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -66,6 +70,37 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     elif not options.get(_ONE_STATEMENT):
         conn.exec_driver_sql("BEGIN")
+
+
+async def _postpone_begin(conn: AsyncConnection) -> None:
+    driver = (await conn.get_raw_connection()).dbapi_connection
+    if isinstance(driver, AsyncAdapt_asyncpg_connection):
+        conn.info[_POSTPONED_BEGIN] = driver.isolation_level
+        driver.isolation_level = "autocommit"
+
+
+def _end_postponed(conn: AsyncConnection) -> bool:
+    """Put the connection back as it was; True when a statement that commits by itself was sent."""
+    if _POSTPONED_BEGIN in conn.info:
+        driver: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+        driver.isolation_level = conn.info.pop(_POSTPONED_BEGIN)
+    return bool(conn.info.pop(_ALONE, False))
+
+
+async def begin_writes(conn: AsyncConnection, *, alone: bool) -> None:
+    """The work of a `writing(reads_first=True)` block has read what it needs and is about to
+    write. `alone`: its writes are one statement. On PostgreSQL, that statement then runs without
+    a transaction (it is atomic by itself; its end is the commit), and more statements get their
+    `BEGIN` now, sent with the first of them. On SQLite, the writes are held until COMMIT (see
+    `service.sqlite_driver`)."""
+    if _POSTPONED_BEGIN not in conn.info:
+        await hold_writes(conn)
+        return
+    if alone:
+        conn.info[_ALONE] = True
+        return
+    driver: Any = (await conn.get_raw_connection()).dbapi_connection
+    driver.isolation_level = conn.info.pop(_POSTPONED_BEGIN)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -102,15 +137,25 @@ class Database:
     write_lock: asyncio.Lock | None = None
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction; committed when the block ends, rolled back when it raises."""
-        committing = False
+    async def writing(self, *, reads_first: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; committed when the block ends, rolled back when it raises.
+
+        With `reads_first` (a unit of work: it reads, then writes), PostgreSQL sends no `BEGIN`
+        until `begin_writes`: reads of one statement each see the latest committed rows, as they
+        would in a READ COMMITTED transaction, and a write of one statement needs no transaction
+        around it at all. That makes a progress report two round trips instead of five."""
+        commit_sent = False
         try:
             async with self.write_lock or contextlib.nullcontext(), self.write_engine.begin() as conn:
-                yield conn
-                committing = True
+                if reads_first:
+                    await _postpone_begin(conn)
+                try:
+                    yield conn
+                finally:
+                    commit_sent = _end_postponed(conn)
+                commit_sent = True
         except Exception as exc:
-            if committing and is_connection_fault(exc):
+            if commit_sent and is_connection_fault(exc):
                 raise CommitOutcomeUnknown(
                     "The connection to the database broke during COMMIT: the "
                     "change may or may not be stored; read it back before retrying."

@@ -13,6 +13,7 @@ project and its active jobs (and, for a worker's report, the job it is about) is
 """
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Executable, Update, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +30,7 @@ from fsm.machine import allowed_actions, decide
 from fsm.status import Status
 from service import metrics
 from service.context import Context
+from service.db import begin_writes
 from service.errors import NotFound, PreconditionFailed, TooContended, TransitionNotAllowed
 from service.events import Events
 from service.reading import visible_to
@@ -44,7 +46,7 @@ from service.records import (
     job_record,
     project_record,
 )
-from service.sqlite_driver import MissedRow, hold_writes
+from service.sqlite_driver import MissedRow
 from service.tables import utcnow
 from service.webhooks import outbox
 
@@ -117,6 +119,30 @@ DELETE_PROJECT_NOTIFYING = DELETE_PROJECT.returning(NOTIFYING)
 UPDATE_JOB = update(JOB).where(JOB.c.id == bindparam("job_id"))
 INSERT_JOB = insert(JOB)
 INSERT_HISTORY = insert(HISTORY)
+
+
+@functools.cache
+def _with_job_update(columns: tuple[str, ...]) -> Update:
+    """The notifying compare-and-set as a CTE, and the update of `columns` of one job that runs
+    only when the compare-and-set changed its row: one round trip, and one atomic statement, for
+    both on PostgreSQL. Its row count is the job's. Every value is bound by a prefixed name
+    (`cas_`, `project_`, `job_`): SQLAlchemy would read a parameter named like a column of either
+    table as a value to set."""
+    compare_and_set = (
+        update(PROJECT)
+        .where(
+            PROJECT.c.id == bindparam("cas_project_id"),
+            PROJECT.c.version == bindparam("cas_read_version"),
+        )
+        .values({PROJECT.c[name]: bindparam(f"project_{name}") for name in _PROJECT_CHANGES})
+        .returning(NOTIFYING.label("notified"))
+        .cte("compare_and_set")
+    )
+    return (
+        update(JOB)
+        .where(JOB.c.id == bindparam("job_id"), exists(compare_and_set.select()))
+        .values({JOB.c[name]: bindparam(f"job_{name}") for name in columns})
+    )
 
 
 @dataclass(slots=True)
@@ -251,34 +277,54 @@ class UnitOfWork:
 
     async def save(self, events: Events) -> None:
         """Compare-and-set the project row (when the work changed it) and stage its announcement,
-        then write the history row, the jobs whose values changed and the staged rows. On SQLite
-        these writes travel with the COMMIT, each checked to change one row (`sqlite_driver`)."""
+        then write the history row, the jobs whose values changed and the staged rows.
+
+        On PostgreSQL the update of a job, when one job changed, travels in the compare-and-set
+        statement (a data-modifying CTE), and a write of that one statement runs without a
+        transaction around it; on SQLite the writes travel with the COMMIT, each checked to
+        change one row (`begin_writes`)."""
         project = self.project
-        await hold_writes(self.conn)
         if self._deleted:
+            await begin_writes(self.conn, alone=not self.any_webhook)
             notification = events.notification(project.id, None, project.owner)
             params = {"project_id": project.id, "read_version": self.read_version, **(notification or {})}
             removal = DELETE_PROJECT if notification is None else DELETE_PROJECT_NOTIFYING
             if (await self.conn.execute(removal, params)).rowcount != 1:
                 raise _LostRace
             return
-        if self._dirty:
-            await self._compare_and_set(events)
+        job_changes = self._job_changes()
+        history = self._settle() if self._dirty else None
+        alone = (
+            not (self.any_webhook or history or self._new_jobs or self._staged)
+            and len(job_changes) <= 1
+            and (self._dirty or bool(job_changes))
+        )
+        await begin_writes(self.conn, alone=alone)
         conn = self.conn
+        if self._dirty:
+            await self._compare_and_set(events, job_changes)
+        if history is not None:
+            await conn.execute(INSERT_HISTORY, history)
         for job in self._new_jobs:
             await conn.execute(INSERT_JOB, job.values())
-        for job_id, loaded in self._loaded.items():
-            job = self.jobs[job_id]
-            now = job.state()
-            if now != loaded:
-                changed = {
-                    name: new for name, old, new in zip(JOB_COLUMNS, loaded, now, strict=True) if new != old
-                }
-                await conn.execute(UPDATE_JOB, {"job_id": job_id, **changed})
+        for job_id, changed in job_changes.items():
+            await conn.execute(UPDATE_JOB, {"job_id": job_id, **changed})
         for statement, params in self._staged:
             await conn.execute(statement, params)
 
-    async def _compare_and_set(self, events: Events) -> None:
+    def _job_changes(self) -> dict[str, dict[str, Any]]:
+        """The changed columns of each loaded job that changed."""
+        changes = {}
+        for job_id, loaded in self._loaded.items():
+            now = self.jobs[job_id].state()
+            if now != loaded:
+                changes[job_id] = {
+                    name: new for name, old, new in zip(JOB_COLUMNS, loaded, now, strict=True) if new != old
+                }
+        return changes
+
+    def _settle(self) -> dict[str, Any] | None:
+        """The project row's new status, version and time; the history row when the status moved."""
         project = self.project
         new_status = self._move.dest if self._move else self.status
         remaining_active = [job for job in self.active_jobs if job.status in ACTIVE]
@@ -289,6 +335,23 @@ class UnitOfWork:
         project.status = new_status.value
         project.version = self.read_version + 1
         project.updated_at = self.now
+        if not self._move or new_status is self.status:
+            return None
+        return {
+            "project_id": project.id,
+            "at": self.now,
+            "action": self._move.action.value,
+            "from_status": self.status.value,
+            "to_status": new_status.value,
+            "job_id": self._move.job_id,
+            "actor": self.actor,
+            "reason": self._move.reason,
+        }
+
+    async def _compare_and_set(self, events: Events, job_changes: dict[str, dict[str, Any]]) -> None:
+        """On PostgreSQL, the update of a job (when one job changed) travels with the compare-and-set
+        in one statement (`_with_job_update`): it is taken off `job_changes`."""
+        project = self.project
         values = {name: getattr(project, name) for name in _PROJECT_CHANGES}
         notification = events.notification(project.id, project.version, project.owner)
         params = {
@@ -297,21 +360,22 @@ class UnitOfWork:
             **values,
             **(notification or {}),
         }
-        statement = COMPARE_AND_SET if notification is None else COMPARE_AND_SET_NOTIFYING
+        statement: Executable = COMPARE_AND_SET
+        if notification is not None:
+            statement = COMPARE_AND_SET_NOTIFYING
+            if len(job_changes) == 1:
+                job_id, changed = job_changes.popitem()
+                statement = _with_job_update(tuple(changed))
+                params = {
+                    "cas_project_id": project.id,
+                    "cas_read_version": self.read_version,
+                    **{f"project_{name}": value for name, value in values.items()},
+                    "job_id": job_id,
+                    **{f"job_{name}": value for name, value in changed.items()},
+                    **notification,
+                }
         if (await self.conn.execute(statement, params)).rowcount != 1:
             raise _LostRace
-        if self._move and new_status is not self.status:
-            history = {
-                "project_id": project.id,
-                "at": self.now,
-                "action": self._move.action.value,
-                "from_status": self.status.value,
-                "to_status": new_status.value,
-                "job_id": self._move.job_id,
-                "actor": self.actor,
-                "reason": self._move.reason,
-            }
-            await self.conn.execute(INSERT_HISTORY, history)
 
 
 def etag(version: int) -> str:
@@ -352,7 +416,7 @@ async def write(
     target = Target(project_id=target) if isinstance(target, str) else target
     for attempt in range(MAX_ATTEMPTS):
         try:
-            async with ctx.db.writing() as conn:
+            async with ctx.db.writing(reads_first=True) as conn:
                 uow = await UnitOfWork.load(conn, target, if_match, ctx.owner)
                 uow.actor = ctx.actor
                 result = await work(uow)
