@@ -78,7 +78,7 @@ async def list_projects(
     **documented("getProject", "projects", "Get a project", errors=("not_found",)),
 )
 async def get_project(project_id: FromPath[str], ctx: Ctx) -> Response[ProjectOut]:
-    return _with_etag(await projects.get_project(project_id, ctx=ctx))
+    return _with_etag(await projects.get_project(project_id, db=ctx.db, owner=ctx.owner))
 
 
 @delete(

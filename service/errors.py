@@ -1,14 +1,42 @@
 """One domain error carrying a code, and the handlers that turn every error into problem JSON (RFC 9457)."""
 
 import logging
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from fsm.facts import Action, JobStatus
+from fsm.status import Status
 from service.db_faults import is_connection_fault, mark_connection_fault
 from service.logs import REQUEST_ID
+
+
+class ValidationErrorItem(TypedDict):
+    message: str
+    key: str
+    source: str
+
+
+class Problem(TypedDict):
+    """An error, as RFC 9457 problem JSON: the one shape of every error answer, and the schema the
+    OpenAPI document shows. The optional fields are added by the codes that name them (see each
+    response's description); `request_id` by every answer to a request that has one."""
+
+    type: str
+    status: int
+    title: str
+    detail: str
+    code: str
+    errors: NotRequired[list[ValidationErrorItem]]
+    project_status: NotRequired[Status]
+    allowed_actions: NotRequired[list[Action]]
+    job_id: NotRequired[str]
+    job_status: NotRequired[JobStatus]
+    current_version: NotRequired[int]
+    request_id: NotRequired[str]
+
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("framestate")
@@ -33,6 +61,15 @@ class ValidationFailed(DomainError):
 
 class NotFound(DomainError):
     status, code, title = 404, "not_found", "Not found"
+
+    @classmethod
+    def project(cls, project_id: str) -> "NotFound":
+        """A project that does not exist or that the caller may not see: the two are one answer."""
+        return cls(f"No project with id {project_id!r}.")
+
+    @classmethod
+    def export_job(cls, job_id: str) -> "NotFound":
+        return cls(f"No export job with id {job_id!r}.")
 
 
 class TransitionNotAllowed(DomainError):
@@ -100,19 +137,20 @@ def problem_codes() -> dict[str, int]:
 
 def problem(
     status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> Response[dict[str, Any]]:
-    body = {"type": "about:blank", "status": status, "title": title, "detail": detail, "code": code, **extra}
+) -> Response[Problem]:
+    body = Problem(type="about:blank", status=status, title=title, detail=detail, code=code)
+    body.update(cast(Problem, extra))
     if (request_id := REQUEST_ID.get()) is not None:
         body["request_id"] = request_id
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
     headers = {"Retry-After": "1"} if exc.status == 503 else None
     return problem(exc.status, exc.code, exc.title, exc.detail, headers, **exc.extra)
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", exc.__class__.__name__))
     extra: dict[str, Any] = {}
     detail = exc.detail
@@ -128,7 +166,7 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     return problem(exc.status_code, code, title, detail, dict(exc.headers or {}), **extra)
 
 
-def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     if is_connection_fault(exc):
         mark_connection_fault(request.scope)
         log.warning("database connection fault on %s %s: %s", request.method, request.url.path, exc)

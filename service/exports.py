@@ -5,7 +5,6 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fsm.facts import (
     ACTIVE_JOB_STATUSES,
@@ -18,12 +17,11 @@ from fsm.facts import (
 )
 from fsm.status import Status
 from service.context import Context
-from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActive, NotFound, ValidationFailed
+from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActive, NotFound
 from service.projects import visible_project
-from service.reading import visible_to
 from service.records import JOB, JOB_COLUMNS, VIDEO, JobRecord, job_record
 from service.schemas import ExportJobOut, as_utc
-from service.tables import IDEMPOTENCY_KEY_MAX, ExportJob, Project, new_id
+from service.tables import ExportJob, new_id
 from service.unit_of_work import Target, UnitOfWork, write
 
 SUPERSEDED_MESSAGE = (
@@ -43,15 +41,11 @@ FINISH_ACTIONS: dict[JobStatus, Action] = {
 }
 
 
-def check_idempotency_key(key: str | None) -> None:
-    if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
-        raise ValidationFailed(f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters long.")
-
-
 async def start_export(
     project_id: str, job_type: JobType, key: str | None, *, ctx: Context, if_match: str | None = None
 ) -> ExportJobOut:
-    check_idempotency_key(key)
+    """Start an export; a `key` (the Idempotency-Key, 1 to `IDEMPOTENCY_KEY_MAX` characters: the
+    HTTP layer checks it) seen before for this project answers with the job it started."""
 
     async def work(uow: UnitOfWork) -> JobRecord:
         if key is not None:
@@ -106,25 +100,20 @@ async def list_exports(project_id: str, active_only: bool, *, ctx: Context) -> l
 async def get_export(job_id: str, *, ctx: Context) -> ExportJobOut:
     async with ctx.db.read() as session:
         job = await session.get(ExportJob, job_id)
-        hidden = (
-            job is not None
-            and ctx.owner is not None
-            and not await _is_visible(session, job.project_id, ctx.owner)
-        )
-        if job is None or hidden:
-            raise NotFound(f"No export job with id {job_id!r}.")
+        if job is None:
+            raise NotFound.export_job(job_id)
+        if ctx.owner is not None:
+            try:
+                await visible_project(session, job.project_id, ctx.owner)
+            except NotFound:
+                raise NotFound.export_job(job_id) from None
     return ExportJobOut.of(job)
-
-
-async def _is_visible(session: AsyncSession, project_id: str, owner: str) -> bool:
-    project = await session.get(Project, project_id)
-    return project is not None and visible_to(project.owner, owner)
 
 
 def _job_in(uow: UnitOfWork, job_id: str) -> JobRecord:
     job = uow.job(job_id)
     if job is None:
-        raise NotFound(f"No export job with id {job_id!r}.")
+        raise NotFound.export_job(job_id)
     return job
 
 

@@ -3,7 +3,7 @@ every error an operation can answer (as problem JSON, never the framework's defa
 example for every request body. Client generators read this document, so it must be exact."""
 
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
@@ -17,10 +17,8 @@ from litestar.openapi.spec import (
     Tag,
 )
 
-from fsm.facts import Action, JobStatus
-from fsm.status import Status
 from service.cookie_guard import CrossSiteRequest, UnsupportedMediaType
-from service.errors import PROBLEM_JSON, TooContended, problem_codes
+from service.errors import PROBLEM_JSON, Problem, TooContended, problem_codes
 from service.stream_limits import TooManyStreams
 
 TAGS = [
@@ -31,29 +29,6 @@ TAGS = [
     Tag(name="webhooks", description="Outbound notifications of changes"),
     Tag(name="meta", description="The state machine itself, and the service's health"),
 ]
-
-
-class ValidationErrorItem(TypedDict):
-    message: str
-    key: str
-    source: str
-
-
-class Problem(TypedDict):
-    """An error, as RFC 9457 problem JSON. The optional fields are added by the codes that name them
-    (see each response's description)."""
-
-    type: str
-    status: int
-    title: str
-    detail: str
-    code: str
-    errors: NotRequired[list[ValidationErrorItem]]
-    project_status: NotRequired[Status]
-    allowed_actions: NotRequired[list[Action]]
-    job_id: NotRequired[str]
-    job_status: NotRequired[JobStatus]
-    current_version: NotRequired[int]
 
 
 ADDED_FIELDS: dict[str, tuple[str, ...]] = {

@@ -69,19 +69,21 @@ async def visible_project(session: AsyncSession, project_id: str, owner: str | N
     """The project, or 404 where it does not exist or belongs to another client."""
     project = await session.get(Project, project_id)
     if project is None or not visible_to(project.owner, owner):
-        raise NotFound(f"No project with id {project_id!r}.")
+        raise NotFound.project(project_id)
     return project
 
 
 async def find_project(project_id: str, *, db: Database, owner: str | None = None) -> ProjectOut | None:
+    """The card, or None where the project does not exist or belongs to another client."""
     async with db.reading() as conn:
         return await read_card(conn, project_id, owner)
 
 
-async def get_project(project_id: str, *, ctx: Context) -> ProjectOut:
-    found = await find_project(project_id, db=ctx.db, owner=ctx.owner)
+async def get_project(project_id: str, *, db: Database, owner: str | None) -> ProjectOut:
+    """As `find_project`, with 404 for None."""
+    found = await find_project(project_id, db=db, owner=owner)
     if found is None:
-        raise NotFound(f"No project with id {project_id!r}.")
+        raise NotFound.project(project_id)
     return found
 
 

@@ -11,9 +11,8 @@ import msgspec
 
 from service import metrics
 from service.context import Context
-from service.errors import NotFound
 from service.events import KEEP_ALIVE, Frame, Subscriber, sse_frame
-from service.projects import find_project
+from service.projects import get_project
 from service.stream_limits import StreamSlots
 
 RETRY_MS = 1000
@@ -73,15 +72,12 @@ def _subscribe(ctx: Context, project_id: str | None) -> Subscriber:
 async def project_events(project_id: str, *, ctx: Context, caller: str) -> AsyncIterator[bytes]:
     give_back = ctx.stream_slots.take(caller)
     subscriber = _subscribe(ctx, project_id)
-    snapshot = None
     try:
-        snapshot = await find_project(project_id, db=ctx.db, owner=ctx.owner)
-    finally:
-        if snapshot is None:
-            ctx.events.unsubscribe(subscriber)
-            give_back()
-    if snapshot is None:
-        raise NotFound(f"No project with id {project_id!r}.")
+        snapshot = await get_project(project_id, db=ctx.db, owner=ctx.owner)
+    except BaseException:
+        ctx.events.unsubscribe(subscriber)
+        give_back()
+        raise
     first = OPENING + sse_frame("project", msgspec.json.encode(snapshot))
     return _held(_frames(ctx, subscriber, first, snapshot.version, give_back), give_back)
 

@@ -194,7 +194,7 @@ class UnitOfWork:
         else:
             rows = (await conn.execute(LOAD_BY_PROJECT, {"project_id": target.project_id})).all()
         if not rows or not visible_to(rows[0][2], owner):
-            raise NotFound(target.missing())
+            raise target.missing()
         at = len(PROJECT_COLUMNS)
         jobs = [job_record(row[at:]) for row in rows if row[at] is not None]
         return cls(conn, project_record(rows[0]), jobs, if_match, any_webhook=bool(rows[0][-1]))
@@ -396,12 +396,8 @@ class Target:
     project_id: str | None = None
     job_id: str | None = None
 
-    def missing(self) -> str:
-        return (
-            f"No export job with id {self.job_id!r}."
-            if self.job_id
-            else f"No project with id {self.project_id!r}."
-        )
+    def missing(self) -> NotFound:
+        return NotFound.export_job(self.job_id) if self.job_id else NotFound.project(str(self.project_id))
 
 
 async def write(
