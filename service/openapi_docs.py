@@ -13,14 +13,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
-from service.errors import problem
+from service.errors import PROBLEM_JSON, problem
 from service.openapi import TAGS
 
 PATH = "/schema"
 
 
 def _problem_for_unknown(response: Response[Any]) -> Response[Any]:
-    if response.status_code == HTTP_404_NOT_FOUND and response.media_type != "application/problem+json":
+    if response.status_code == HTTP_404_NOT_FOUND and response.media_type != PROBLEM_JSON:
         return problem(
             404,
             "not_found",
