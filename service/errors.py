@@ -42,6 +42,12 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("framestate")
 
 
+class StatusDisagreement(Exception):
+    """The machine's destination for an accepted move is not the status the facts after it give:
+    the transition table and `facts_after` disagree, which is a bug. The write is refused (nothing
+    is stored) and answered as an internal error; the metric and the log line say which."""
+
+
 class DomainError(Exception):
     """A refused request: its HTTP status, machine-readable code, and anything the body adds."""
 

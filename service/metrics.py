@@ -73,6 +73,10 @@ EVENT_SUBSCRIBERS = Gauge(
     "framestate_event_subscribers", "Open event streams", ["stream"], multiprocess_mode="livesum"
 )
 WRITE_CONFLICTS = Counter("framestate_write_conflicts_total", "Writes retried after losing a race")
+STATUS_DISAGREEMENTS = Counter(
+    "framestate_status_disagreements_total",
+    "Writes refused because the machine's destination and status_from_facts disagreed (a bug)",
+)
 WEBHOOK_DELIVERIES = Counter(
     "framestate_webhook_deliveries_total", "Webhook delivery attempts, by outcome", ["outcome"]
 )
@@ -131,6 +135,10 @@ def project_created() -> None:
 
 def write_conflict() -> None:
     WRITE_CONFLICTS.inc()
+
+
+def status_disagreement() -> None:
+    STATUS_DISAGREEMENTS.inc()
 
 
 def stream_opened(stream: str) -> None:

@@ -31,7 +31,13 @@ from fsm.status import Status
 from service import metrics
 from service.context import Context
 from service.db import begin_writes
-from service.errors import NotFound, PreconditionFailed, TooContended, TransitionNotAllowed
+from service.errors import (
+    NotFound,
+    PreconditionFailed,
+    StatusDisagreement,
+    TooContended,
+    TransitionNotAllowed,
+)
 from service.events import Events
 from service.reading import visible_to
 from service.records import (
@@ -330,8 +336,12 @@ class UnitOfWork:
         remaining_active = [job for job in self.active_jobs if job.status in ACTIVE]
         oracle = status_from_facts(facts_of(project, remaining_active))
         if new_status is not oracle:
-            log.error("machine said %s but the facts say %s for project %s", new_status, oracle, project.id)
-            new_status = oracle
+            metrics.status_disagreement()
+            action = self._move.action.value if self._move else "a change"
+            raise StatusDisagreement(
+                f"{action} on project {project.id}: the machine says {new_status.value}, "
+                f"the facts after it say {oracle.value}"
+            )
         project.status = new_status.value
         project.version = self.read_version + 1
         project.updated_at = self.now

@@ -43,6 +43,7 @@ def test_every_metric_of_the_contract_is_there_from_start_up_at_zero(tmp_path: P
     for stream in ("project", "all"):
         assert value(samples, "framestate_event_subscribers", stream=stream) == 0
     assert value(samples, "framestate_write_conflicts_total") == 0
+    assert value(samples, "framestate_status_disagreements_total") == 0
     for outcome in ("delivered", "retried", "failed"):
         assert value(samples, "framestate_webhook_deliveries_total", outcome=outcome) == 0
     assert value(samples, "framestate_webhook_pending") == 0
