@@ -104,26 +104,3 @@ def facts_after(facts: Facts, move: Move) -> Facts:
     if action in JOB_STOPPED_ACTIONS and job is JobType.OVERLAY:
         return replace(facts, active_overlay=False)
     return facts
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    SUPERSEDED = "superseded"
-
-
-ACTIVE_JOB_STATUSES: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.RUNNING)
-
-
-class VideoKind(StrEnum):
-    WORKING = "working"
-    FINAL = "final"
-
-
-VIDEO_KIND_OF: dict[JobType, VideoKind] = {
-    JobType.FRAMING: VideoKind.WORKING,
-    JobType.OVERLAY: VideoKind.FINAL,
-}

@@ -9,7 +9,7 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
-from fsm.facts import JobStatus
+from fsm.jobs import JobStatus
 from service import clips, exports, projects, streams
 from service.auth import ANYONE, CLIENTS, WORKERS
 from service.dependencies import Ctx
@@ -66,7 +66,7 @@ async def create_project(data: JSONBody[ProjectCreate], ctx: Ctx) -> Response[Pr
 async def list_projects(
     ctx: Ctx,
     status: Annotated[StatusFilter | None, QueryParameter(name="status")] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    limit: Annotated[int, QueryParameter(ge=1, le=projects.PAGE_LIMIT_MAX)] = projects.PAGE_LIMIT_DEFAULT,
     cursor: Annotated[str | None, QueryParameter(min_length=1)] = None,
 ) -> ProjectPage:
     return await projects.list_projects(status, limit, cursor, ctx=ctx)

@@ -22,6 +22,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddleware, Token
 
+TOKEN_TTL = timedelta(days=30)
+"""How long a token minted by `framestate token` is good for, unless told otherwise."""
 COOKIE = "framestate_token"
 ALGORITHM = "HS256"
 OPEN_PATHS = ["^/$", "^/board/", "^/health(/live|/ready)?$", "^/metrics$", "^/schema"]
@@ -38,7 +40,7 @@ class Principal:
     role: Role
 
 
-def mint_token(secret: str, sub: str, role: Role, ttl: timedelta = timedelta(days=30)) -> str:
+def mint_token(secret: str, sub: str, role: Role, ttl: timedelta = TOKEN_TTL) -> str:
     token = Token(exp=datetime.now(UTC) + ttl, sub=sub, extras={"role": role.value})
     return token.encode(secret, ALGORITHM)
 

@@ -42,7 +42,7 @@ def _clip_move(uow: UnitOfWork, action: Action, *, framed_delta: int, count_delt
     project.clip_count += count_delta
     project.framed_clip_count += framed_delta
     move = Move(action, framed_clip_after=project.framed_clip_count > 0)
-    uow.move(move, uow.decide(move))
+    uow.accept(move, uow.decide(move))
 
 
 async def _clip_of(uow: UnitOfWork, clip_id: str) -> ClipRecord:

@@ -40,6 +40,9 @@ _ONE_STATEMENT = "framestate_one_statement"
 _POSTPONED_BEGIN = "framestate_postponed_begin"
 _ALONE = "framestate_alone"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_POOL_SIZE = 10
+POSTGRES_POOL_OVERFLOW = 20
+"""Connections a process keeps open to PostgreSQL, and how many more it may open under load."""
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -115,7 +118,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine.pool, "reset", _sqlite_on_reset)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False)
+    return create_async_engine(
+        url, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_OVERFLOW, pool_pre_ping=False
+    )
 
 
 def _one_statement_options(settings: Settings) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from fsm.facts import Action, JobStatus
+from fsm.facts import Action
+from fsm.jobs import JobStatus
 from fsm.status import Status
 from service.db_faults import is_connection_fault, mark_connection_fault
 from service.logs import REQUEST_ID

@@ -6,15 +6,8 @@ from sqlalchemy import bindparam, func, insert
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
-from fsm.facts import (
-    ACTIVE_JOB_STATUSES,
-    START_ACTION_OF,
-    VIDEO_KIND_OF,
-    Action,
-    JobStatus,
-    JobType,
-    Move,
-)
+from fsm.facts import START_ACTION_OF, Action, JobType, Move
+from fsm.jobs import ACTIVE_JOB_STATUSES, VIDEO_KIND_OF, JobStatus
 from fsm.status import Status
 from service.context import Context
 from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActive, NotFound
@@ -81,7 +74,7 @@ async def start_export(
             cancel_reason=None,
         )
         uow.add_job(job)
-        uow.move(move, dest, job.id)
+        uow.accept(move, dest, job.id)
         return job
 
     return ExportJobOut.of(await write(ctx, project_id, work, if_match=if_match))
@@ -207,7 +200,7 @@ async def finish_job(
         else:
             job.cancel_reason = reason
         move, dest = _end(uow, job, outcome, FINISH_ACTIONS[outcome])
-        uow.move(move, dest, job.id, reason=job.error if outcome is JobStatus.FAILED else job.cancel_reason)
+        uow.accept(move, dest, job.id, reason=job.error if outcome is JobStatus.FAILED else job.cancel_reason)
         return job
 
     return ExportJobOut.of(await write(ctx, Target(job_id=job_id), work))
@@ -224,7 +217,7 @@ async def time_out_job(job_id: str, project_id: str, silent_since: datetime, *, 
             return False
         job.error = f"Timed out: the worker sent no report for {timeout:g} seconds."
         move, dest = _end(uow, job, JobStatus.FAILED, Action.JOB_TIMED_OUT)
-        uow.move(move, dest, job.id)
+        uow.accept(move, dest, job.id)
         return True
 
     return await write(ctx, project_id, work)

@@ -26,7 +26,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from fsm.facts import ACTIVE_JOB_STATUSES, START_ACTION_OF, Action, JobStatus, JobType
+from fsm.facts import START_ACTION_OF, Action, JobType
+from fsm.jobs import ACTIVE_JOB_STATUSES, JobStatus
 from fsm.table import INITIAL
 from fsm.table import TRANSITIONS as TABLE
 from service.db import Database
@@ -60,6 +61,8 @@ TRANSITIONS = Counter(
     ["action", "from_status", "to_status"],
 )
 EXPORTS_STARTED = Counter("framestate_exports_started_total", "Export jobs started", ["type"])
+EXPORT_DURATION_BUCKETS_S = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
+"""From a second to two hours: an export's life."""
 EXPORTS_FINISHED = Counter(
     "framestate_exports_finished_total", "Export jobs finished, by outcome", ["type", "outcome"]
 )
@@ -67,7 +70,7 @@ EXPORT_DURATION = Histogram(
     "framestate_export_duration_seconds",
     "Export jobs from start to finish",
     ["type", "outcome"],
-    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200),
+    buckets=EXPORT_DURATION_BUCKETS_S,
 )
 EVENT_SUBSCRIBERS = Gauge(
     "framestate_event_subscribers", "Open event streams", ["stream"], multiprocess_mode="livesum"
@@ -113,7 +116,7 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 def write_committed(uow: "UnitOfWork") -> None:
     """Count what a committed write did: its move, the job it started, the jobs it finished."""
-    move = uow.move_made
+    move = uow.accepted
     if move is None:
         return
     TRANSITIONS.labels(move.action.value, uow.status.value, uow.project.status).inc()

@@ -24,6 +24,8 @@ from service.unit_of_work import INSERT_HISTORY, UnitOfWork, write
 from service.webhooks import outbox
 
 INSERT_PROJECT = insert(PROJECT)
+PAGE_LIMIT_DEFAULT = 50
+PAGE_LIMIT_MAX = 200
 
 
 async def create_project(name: str, *, ctx: Context) -> ProjectOut:

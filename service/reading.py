@@ -15,7 +15,8 @@ from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import FromClause
 
-from fsm.facts import Facts, JobStatus, JobType, VideoKind
+from fsm.facts import Facts, JobType
+from fsm.jobs import JobStatus, VideoKind
 from fsm.machine import allowed_actions
 from fsm.status import EXPORTING, EXPORTING_CHILDREN, LABELS, Status
 from service.records import ACTIVE_LITERALS, JOB, PROJECT, PROJECT_COLUMNS, VIDEO, ProjectRecord

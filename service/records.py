@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, literal_column
 
-from fsm.facts import ACTIVE_JOB_STATUSES
+from fsm.jobs import ACTIVE_JOB_STATUSES
 from service.tables import Clip, ExportJob, Project, StatusChange, Video
 
 PROJECT: Table = Project.__table__  # type: ignore[attr-defined]

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from fsm.facts import Action, JobStatus, JobType, VideoKind
+from fsm.facts import Action, JobType
+from fsm.jobs import JobStatus, VideoKind
 from fsm.status import EXPORTING, Status
 from service.records import ClipRecord, JobRecord
 from service.tables import (

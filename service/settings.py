@@ -1,6 +1,5 @@
 """Settings, read from `FRAMESTATE_*` environment variables and checked when they are built."""
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -8,6 +7,9 @@ from pathlib import Path
 
 DEFAULT_SQLITE_PATH = Path("var") / "framestate.db"
 DEFAULT_MAX_STREAMS = 20
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+JWT_SECRET_MIN_LENGTH = 32
+"""An HMAC-SHA256 key of at least 256 bits."""
 _SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 LOG_FORMATS = ("text", "json")
 
@@ -66,16 +68,18 @@ class Settings:
                 f"FRAMESTATE_DATABASE_URL must start with one of {', '.join(_SUPPORTED_DRIVERS)}:// "
                 f"(got {self.database_url!r})"
             )
-        if logging.getLevelName(self.log_level.upper()) not in (10, 20, 30, 40, 50):
+        if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(
-                f"FRAMESTATE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {self.log_level!r})"
+                f"FRAMESTATE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {self.log_level!r})"
             )
         if self.env == "production" and not self.jwt_secret:
             raise SettingsError(
                 "FRAMESTATE_ENV=production needs FRAMESTATE_JWT_SECRET: auth cannot be off in production"
             )
-        if self.jwt_secret is not None and len(self.jwt_secret) < 32:
-            raise SettingsError("FRAMESTATE_JWT_SECRET must be at least 32 characters long")
+        if self.jwt_secret is not None and len(self.jwt_secret) < JWT_SECRET_MIN_LENGTH:
+            raise SettingsError(
+                f"FRAMESTATE_JWT_SECRET must be at least {JWT_SECRET_MIN_LENGTH} characters long"
+            )
         if self.max_streams < 1:
             raise SettingsError(f"FRAMESTATE_MAX_STREAMS must be at least 1 (got {self.max_streams!r})")
         for name in ("webhook_retry_base_s", "webhook_max_age_s", "webhook_timeout_s", "shutdown_grace_s"):

@@ -1,7 +1,7 @@
 """The unit of work: load a project's facts, ask the machine, and commit every change of it at once.
 
 A write runs `work(uow)` inside one transaction. `work` reads what it needs, refuses by raising a
-`DomainError`, or changes the loaded records, stages its new rows and calls `uow.move(...)` (a
+`DomainError`, or changes the loaded records, stages its new rows and calls `uow.accept(...)` (a
 status decision) or `uow.touch()` (a change that moves no status). `save` then compares-and-sets
 the project row on the version that was read, adds the history row when the status changed, and
 writes the changed jobs and the staged rows. A write that lost a race (the version moved, a
@@ -25,8 +25,9 @@ from sqlalchemy import Executable, Update, and_, bindparam, delete, exists, func
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fsm.facts import ACTIVE_JOB_STATUSES, Action, Facts, JobType, Move, status_from_facts
-from fsm.machine import allowed_actions, decide
+from fsm import machine
+from fsm.facts import Action, Facts, JobType, Move, status_from_facts
+from fsm.jobs import ACTIVE_JOB_STATUSES
 from fsm.status import Status
 from service import metrics
 from service.context import Context
@@ -58,6 +59,10 @@ from service.webhooks import outbox
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 60
+RETRY_STEP_S = 0.002
+RETRY_STEPS = 10
+"""A write that lost its race waits a random time up to RETRY_STEP_S × the attempt's number (at most
+RETRY_STEPS of them) before it runs again, so that writers that collided spread out."""
 log = logging.getLogger("framestate")
 
 ACTIVE = tuple(status.value for status in ACTIVE_JOB_STATUSES)
@@ -152,7 +157,9 @@ def _with_job_update(columns: tuple[str, ...]) -> Update:
 
 
 @dataclass(slots=True)
-class _Move:
+class _Accepted:
+    """A move the machine accepted, and where it leads."""
+
     action: Action
     dest: Status
     job_id: str | None
@@ -184,7 +191,7 @@ class UnitOfWork:
         self._loaded = {job.id: job.state() for job in jobs}
         self._new_jobs: list[JobRecord] = []
         self._staged: list[tuple[Executable, dict[str, Any]]] = []
-        self._move: _Move | None = None
+        self._accepted: _Accepted | None = None
         self._dirty = False
         self._deleted = False
         self._if_match = if_match
@@ -214,8 +221,8 @@ class UnitOfWork:
         return self._dirty
 
     @property
-    def move_made(self) -> "_Move | None":
-        return self._move
+    def accepted(self) -> "_Accepted | None":
+        return self._accepted
 
     @property
     def announced_version(self) -> int | None:
@@ -224,7 +231,7 @@ class UnitOfWork:
 
     @property
     def action(self) -> Action | None:
-        return self._move.action if self._move else None
+        return self._accepted.action if self._accepted else None
 
     def active_job(self, job_type: JobType) -> JobRecord | None:
         return next((job for job in self.active_jobs if job.type == job_type), None)
@@ -248,12 +255,12 @@ class UnitOfWork:
     def decide(self, move: Move) -> Status:
         """The machine's destination for `move`, or 409 transition_not_allowed."""
         self._check_precondition()
-        dest = decide(self.status, self.facts, move)
+        dest = machine.decide(self.status, self.facts, move)
         if dest is None:
             raise TransitionNotAllowed(
                 f"{move.action.value} is not allowed while the project is {self.status.value}.",
                 project_status=self.status.value,
-                allowed_actions=[a.value for a in allowed_actions(self.status, self.facts)],
+                allowed_actions=[a.value for a in machine.allowed_actions(self.status, self.facts)],
             )
         return dest
 
@@ -267,9 +274,9 @@ class UnitOfWork:
         """A statement to run on save, after the project row's compare-and-set."""
         self._staged.append((statement, params))
 
-    def move(self, move: Move, dest: Status, job_id: str | None = None, reason: str | None = None) -> None:
+    def accept(self, move: Move, dest: Status, job_id: str | None = None, reason: str | None = None) -> None:
         """Record that `move` was accepted and leads to `dest`; the caller has staged its effects."""
-        self._move = _Move(move.action, dest, job_id, reason)
+        self._accepted = _Accepted(move.action, dest, job_id, reason)
         self.touch()
 
     def touch(self) -> None:
@@ -332,12 +339,12 @@ class UnitOfWork:
     def _settle(self) -> dict[str, Any] | None:
         """The project row's new status, version and time; the history row when the status moved."""
         project = self.project
-        new_status = self._move.dest if self._move else self.status
+        new_status = self._accepted.dest if self._accepted else self.status
         remaining_active = [job for job in self.active_jobs if job.status in ACTIVE]
         oracle = status_from_facts(facts_of(project, remaining_active))
         if new_status is not oracle:
             metrics.status_disagreement()
-            action = self._move.action.value if self._move else "a change"
+            action = self._accepted.action.value if self._accepted else "a change"
             raise StatusDisagreement(
                 f"{action} on project {project.id}: the machine says {new_status.value}, "
                 f"the facts after it say {oracle.value}"
@@ -345,17 +352,17 @@ class UnitOfWork:
         project.status = new_status.value
         project.version = self.read_version + 1
         project.updated_at = self.now
-        if not self._move or new_status is self.status:
+        if not self._accepted or new_status is self.status:
             return None
         return {
             "project_id": project.id,
             "at": self.now,
-            "action": self._move.action.value,
+            "action": self._accepted.action.value,
             "from_status": self.status.value,
             "to_status": new_status.value,
-            "job_id": self._move.job_id,
+            "job_id": self._accepted.job_id,
             "actor": self.actor,
-            "reason": self._move.reason,
+            "reason": self._accepted.reason,
         }
 
     async def _compare_and_set(self, events: Events, job_changes: dict[str, dict[str, Any]]) -> None:
@@ -441,7 +448,7 @@ async def write(
                 ctx.webhooks.wake.set()
             return result
         metrics.write_conflict()
-        await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+        await asyncio.sleep(random.uniform(0, RETRY_STEP_S * min(attempt + 1, RETRY_STEPS)))
     raise TooContended(f"The project changed under every one of {MAX_ATTEMPTS} attempts; try again.")
 
 

@@ -20,7 +20,8 @@ from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
-from fsm.facts import ACTIVE_JOB_STATUSES, Action, JobStatus
+from fsm.facts import Action
+from fsm.jobs import ACTIVE_JOB_STATUSES, JobStatus
 from service.reading import read_card
 from service.records import JobRecord, ProjectRecord
 from service.schemas import ExportJobOut, ProjectOut

@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from fsm.facts import START_ACTIONS, Action, JobStatus, JobType
+from fsm.facts import START_ACTIONS, Action, JobType
+from fsm.jobs import JobStatus
 from fsm.status import Status
 from service import schemas
 from service.openapi import ADDED_FIELDS

@@ -10,8 +10,8 @@ import logging
 
 import pytest
 
+from fsm import machine
 from fsm.status import Status
-from service import unit_of_work
 from tests.api import Api
 from tests.metrics import parse, value
 
@@ -28,7 +28,7 @@ async def test_a_decision_the_facts_contradict_is_refused_and_counted(
 ) -> None:
     project = await api.create_project()
     before = await disagreements(api)
-    monkeypatch.setattr(unit_of_work, "decide", lambda *_args: Status.COMPLETE)
+    monkeypatch.setattr(machine, "decide", lambda *_args: Status.COMPLETE)
 
     with caplog.at_level(logging.ERROR, logger="framestate"):
         answer = await api.call("POST", f"/v1/projects/{project['id']}/clips", 500, json={"crop_data": None})
