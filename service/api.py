@@ -15,6 +15,7 @@ from service.auth import ANYONE, CLIENTS, WORKERS
 from service.dependencies import Ctx
 from service.meta_api import META_HANDLERS
 from service.openapi import BODY, EVENT_STREAM, STREAMS, WRITE, documented
+from service.preconditions import etag
 from service.schemas import (
     CancelRequest,
     ClipOut,
@@ -33,7 +34,6 @@ from service.schemas import (
 from service.session import close_session, open_session
 from service.stream_limits import caller_of
 from service.tables import IDEMPOTENCY_KEY_MAX
-from service.unit_of_work import etag
 
 IfMatch = Annotated[
     str | None,

@@ -20,7 +20,7 @@ from service.reading import card_of_project, cards_of, page_statement, read_card
 from service.records import PROJECT, ProjectRecord
 from service.schemas import HistoryEntry, ProjectOut, ProjectPage, as_utc
 from service.tables import Project, StatusChange, is_id, new_id, utcnow
-from service.unit_of_work import INSERT_HISTORY, UnitOfWork, write
+from service.unit_of_work import INSERT_HISTORY, UnitOfWork, announce, write
 from service.webhooks import outbox
 
 INSERT_PROJECT = insert(PROJECT)
@@ -60,10 +60,8 @@ async def create_project(name: str, *, ctx: Context) -> ProjectOut:
         await conn.execute(INSERT_HISTORY, history)
         await ctx.events.stage(conn, project.id, project.version, project.owner)
         staged = await outbox.stage_created(conn, project, created, ctx=ctx)
-    await ctx.events.committed(project.id, project.version, project.owner)
     metrics.project_created()
-    if staged:
-        ctx.webhooks.wake.set()
+    await announce(ctx, project.id, project.version, project.owner, staged=staged)
     return created
 
 

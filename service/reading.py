@@ -9,7 +9,7 @@ a subquery and joins the same way.
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -81,7 +81,18 @@ def _video_out(row: Sequence[Any], at: int) -> VideoOut | None:
     )
 
 
-def _job_order(job: ExportJobOut) -> tuple[bool, datetime, str]:
+class _Job(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def id(self) -> str: ...
+
+
+def active_order(job: _Job) -> tuple[bool, datetime, str]:
+    """Framing first, then oldest first: the order of a card's `active_exports`, and of a unit of
+    work's active jobs."""
     return (job.type != JobType.FRAMING, job.created_at, job.id)
 
 
@@ -90,7 +101,7 @@ def card_of(rows: Sequence[Sequence[Any]]) -> ProjectOut:
     first = rows[0]
     jobs = [job_out(row[_J:]) for row in rows if row[_J] is not None]
     if len(jobs) > 1:
-        jobs.sort(key=_job_order)
+        jobs.sort(key=active_order)
     types = {job.type for job in jobs}
     status = _STATUS[first[3]]
     facts = Facts(

@@ -18,7 +18,6 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Executable, Update, and_, bindparam, delete, exists, func, insert, or_, select, update
@@ -40,7 +39,8 @@ from service.errors import (
     TransitionNotAllowed,
 )
 from service.events import Events
-from service.reading import visible_to
+from service.preconditions import if_match_holds
+from service.reading import active_order, visible_to
 from service.records import (
     ACTIVE_LITERALS,
     HISTORY,
@@ -79,11 +79,6 @@ _PROJECT_CHANGES = (
 
 class _LostRace(Exception):
     pass
-
-
-def active_jobs_order(job: JobRecord) -> tuple[bool, datetime, str]:
-    """Framing first, then oldest first: the order of a card's `active_exports`."""
-    return (job.type != JobType.FRAMING, job.created_at, job.id)
 
 
 def facts_of(project: ProjectRecord, active_jobs: Sequence[JobRecord]) -> Facts:
@@ -184,7 +179,7 @@ class UnitOfWork:
         self.any_webhook = any_webhook
         self.project = project
         self.jobs = {job.id: job for job in jobs}
-        self.active_jobs = sorted((job for job in jobs if job.status in ACTIVE), key=active_jobs_order)
+        self.active_jobs = sorted((job for job in jobs if job.status in ACTIVE), key=active_order)
         self.read_version = project.version
         self.status = Status(project.status)
         self.now = utcnow()
@@ -395,16 +390,6 @@ class UnitOfWork:
             raise _LostRace
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def if_match_holds(header: str, version: int) -> bool:
-    """RFC 9110 If-Match against the project's current version (`*`, or a list of entity tags)."""
-    tags = [tag.strip() for tag in header.split(",")]
-    return "*" in tags or etag(version) in tags
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     """The project a write is about: named directly, or as the project of an export job (one
@@ -442,14 +427,23 @@ async def write(
                 raise
         else:
             if uow.dirty:
-                await ctx.events.committed(uow.project.id, uow.announced_version, uow.project.owner)
                 metrics.write_committed(uow)
-            if staged:
-                ctx.webhooks.wake.set()
+                await announce(ctx, uow.project.id, uow.announced_version, uow.project.owner, staged=staged)
             return result
         metrics.write_conflict()
         await asyncio.sleep(random.uniform(0, RETRY_STEP_S * min(attempt + 1, RETRY_STEPS)))
     raise TooContended(f"The project changed under every one of {MAX_ATTEMPTS} attempts; try again.")
+
+
+async def announce(
+    ctx: Context, project_id: str, version: int | None, owner: str | None, *, staged: bool
+) -> None:
+    """After a change's commit: hand it to this process's event streams (on SQLite; PostgreSQL's
+    NOTIFY, sent in the transaction, reaches every process) and wake the webhook dispatcher when
+    the change staged deliveries."""
+    await ctx.events.committed(project_id, version, owner)
+    if staged:
+        ctx.webhooks.wake.set()
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
