@@ -7,14 +7,7 @@ from collections.abc import Iterator
 import asyncpg
 
 from bench.common import PG_DATABASE, PG_HOST, VAR
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(f"postgresql://{PG_HOST}/test", timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from tests.postgres import admin
 
 
 @contextlib.contextmanager
@@ -26,32 +19,17 @@ def database(kind: str) -> Iterator[str]:
             leftover.unlink()
         yield f"sqlite+aiosqlite:///{path}"
         return
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{PG_DATABASE}"'))
+    asyncio.run(admin(PG_HOST, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+    asyncio.run(admin(PG_HOST, f'CREATE DATABASE "{PG_DATABASE}"'))
     try:
         yield f"postgresql+asyncpg://{PG_HOST}/{PG_DATABASE}"
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-
-
-def postgres_error() -> str | None:
-    try:
-        asyncio.run(_pg_admin("SELECT 1"))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
+        asyncio.run(admin(PG_HOST, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
 
 
 def pg_version() -> str:
-    async def ask() -> str:
-        conn = await asyncpg.connect(f"postgresql://{PG_HOST}/test", timeout=5)
-        try:
-            version: str = await conn.fetchval("SHOW server_version")
-            return f"PostgreSQL {version.split()[0]}"
-        finally:
-            await conn.close()
-
     try:
-        return asyncio.run(ask())
+        version: str = asyncio.run(admin(PG_HOST, "SHOW server_version"))
     except (OSError, asyncpg.PostgresError, TimeoutError):
         return ""
+    return f"PostgreSQL {version.split()[0]}"

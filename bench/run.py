@@ -21,13 +21,15 @@ import sys
 import time
 
 from bench.common import DOC, PG_HOST, PROJECTS, ROOT, VAR, say
-from bench.databases import database, pg_version, postgres_error
+from bench.databases import database, pg_version
 from bench.decisions import time_decisions
 from bench.profiling import profile
 from bench.report import RATIO_GOALS, live_notes, render, write_doc
 from bench.scenarios import DbReport, page_paths, run_scenarios, scenarios, webhook_rows, write_lines
 from bench.seeding import seed
-from bench.servers import Server, baseline_command, framestate_command, free_port, start_server
+from bench.servers import Server, baseline_command, framestate_command, start_server
+from tests.postgres import postgres_error
+from tests.servers import free_port
 
 
 def bench_database(kind: str, duration: float, warm_up_s: float, rounds: int, want_profile: bool) -> DbReport:
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     random.seed(1)
     kinds = [args.only] if args.only else ["sqlite", "postgresql"]
-    if "postgresql" in kinds and (error := postgres_error()) is not None:
+    if "postgresql" in kinds and (error := postgres_error(PG_HOST)) is not None:
         say(f"bench: PostgreSQL at {PG_HOST} does not answer ({error}); SQLite only")
         kinds.remove("postgresql")
     decisions = time_decisions()

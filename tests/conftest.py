@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
 
-import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -21,9 +20,10 @@ from service.migrations import upgrade
 from service.projects import find_project
 from service.settings import Settings
 from tests.api import Api
+from tests.postgres import admin, admin_dsn, postgres_error
 
 PG_HOST = os.environ.get("FRAMESTATE_TEST_PG", "postgres@127.0.0.1:5432")
-PG_ADMIN_DSN = f"postgresql://{PG_HOST}/test"
+PG_ADMIN_DSN = admin_dsn(PG_HOST)
 TABLES = (
     "webhook_delivery",
     "webhook_event",
@@ -42,34 +42,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _postgres_error() -> str | None:
-    async def probe() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-        await conn.close()
-
-    try:
-        asyncio.run(probe())
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
 def _require_postgres() -> None:
-    error = _postgres_error()
+    error = postgres_error(PG_HOST)
     if error is None:
         return
     message = f"PostgreSQL at {PG_ADMIN_DSN} does not answer ({error})"
     if os.environ.get("CI") == "true":
         pytest.fail(message + "; in CI it must.")
     pytest.skip(message)
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def fresh_database_url(kind: str, tmp: Path) -> Iterator[str]:
@@ -79,11 +59,11 @@ def fresh_database_url(kind: str, tmp: Path) -> Iterator[str]:
         return
     _require_postgres()
     name = f"framestate_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(PG_HOST, f'CREATE DATABASE "{name}"'))
     try:
         yield f"postgresql+asyncpg://{PG_HOST}/{name}"
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(PG_HOST, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
