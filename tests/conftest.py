@@ -52,10 +52,15 @@ def _require_postgres() -> None:
     pytest.skip(message)
 
 
+def sqlite_url_in(directory: Path) -> str:
+    """A new SQLite database file in `directory`."""
+    return f"sqlite+aiosqlite:///{directory / f'framestate-{uuid.uuid4().hex[:8]}.db'}"
+
+
 def fresh_database_url(kind: str, tmp: Path) -> Iterator[str]:
     """A new, empty database of `kind`; dropped afterwards where it is PostgreSQL."""
     if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp / f'framestate-{uuid.uuid4().hex[:8]}.db'}"
+        yield sqlite_url_in(tmp)
         return
     _require_postgres()
     name = f"framestate_test_{uuid.uuid4().hex[:12]}"
@@ -70,6 +75,25 @@ def fresh_database_url(kind: str, tmp: Path) -> Iterator[str]:
 def database_kind(request: pytest.FixtureRequest) -> str:
     kind: str = request.param
     return kind
+
+
+@pytest.fixture
+def fresh_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of each kind, unmigrated: for a test that starts its own server
+    process (which migrates it) or runs the command line on it."""
+    yield from fresh_database_url(database_kind, tmp_path)
+
+
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    """A new, empty PostgreSQL database, for a test about several processes sharing one."""
+    yield from fresh_database_url("postgresql", tmp_path)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A new SQLite database: for a server process whose test is not about the database."""
+    return sqlite_url_in(tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,12 @@ import re
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 from service.auth import Role, mint_token
-from tests.conftest import fresh_database_url
 from tests.servers import ROOT, free_port, running_server, server_process
 
 pytestmark = pytest.mark.anyio
@@ -37,10 +35,9 @@ SCREENSHOT = os.environ.get("FRAMESTATE_SCREENSHOT")
 
 
 @pytest.fixture
-def server_url(tmp_path: Path) -> Iterator[str]:
-    for url in fresh_database_url("sqlite", tmp_path):
-        with running_server(url) as base_url:
-            yield base_url
+def server_url(sqlite_url: str) -> Iterator[str]:
+    with running_server(sqlite_url) as base_url:
+        yield base_url
 
 
 @pytest.fixture
@@ -140,10 +137,9 @@ SECRET = "browser-secret-" + "b" * 32
 
 
 @pytest.fixture
-def secured_url(tmp_path: Path) -> Iterator[str]:
-    for url in fresh_database_url("sqlite", tmp_path):
-        with running_server(url, extra_env={"FRAMESTATE_JWT_SECRET": SECRET}) as base_url:
-            yield base_url
+def secured_url(sqlite_url: str) -> Iterator[str]:
+    with running_server(sqlite_url, extra_env={"FRAMESTATE_JWT_SECRET": SECRET}) as base_url:
+        yield base_url
 
 
 async def test_the_board_and_the_simulated_worker_work_with_auth_on(
@@ -317,11 +313,10 @@ async def test_the_board_s_token_is_out_of_reach_of_page_scripts(secured_url: st
 
 
 @pytest.fixture
-def capped_url(tmp_path: Path) -> Iterator[str]:
-    for url in fresh_database_url("sqlite", tmp_path):
-        env = {"FRAMESTATE_JWT_SECRET": SECRET, "FRAMESTATE_MAX_STREAMS": "4"}
-        with running_server(url, extra_env=env) as base_url:
-            yield base_url
+def capped_url(sqlite_url: str) -> Iterator[str]:
+    env = {"FRAMESTATE_JWT_SECRET": SECRET, "FRAMESTATE_MAX_STREAMS": "4"}
+    with running_server(sqlite_url, extra_env=env) as base_url:
+        yield base_url
 
 
 async def test_a_reload_storm_does_not_trip_the_stream_cap(capped_url: str, browser: Browser) -> None:
@@ -346,20 +341,19 @@ async def test_a_reload_storm_does_not_trip_the_stream_cap(capped_url: str, brow
 
 
 async def test_the_board_reconnects_by_itself_to_the_server_that_answers_next(
-    tmp_path: Path, browser: Browser
+    sqlite_url: str, browser: Browser
 ) -> None:
     port = free_port()
-    for url in fresh_database_url("sqlite", tmp_path):
-        page = await browser.new_page()
-        with server_process(url, port=port) as before:
-            await page.goto(before.url)
-            await expect(page.locator("#live")).to_have_attribute("data-state", "live")
-            before.process.terminate()  # SIGTERM: the board's stream ends with the process
-            assert before.process.wait(30) == 0
-        await expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
-        with server_process(url, port=port) as after:
-            await expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=20_000)
-            async with httpx.AsyncClient(base_url=after.url) as client:
-                project = (await client.post("/v1/projects", json={"name": "Made after the restart"})).json()
-            card = page.locator(f'[data-project-id="{project["id"]}"]')
-            await expect(card.locator(".badge")).to_have_text("Not Started", timeout=10_000)
+    page = await browser.new_page()
+    with server_process(sqlite_url, port=port) as before:
+        await page.goto(before.url)
+        await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        before.process.terminate()  # SIGTERM: the board's stream ends with the process
+        assert before.process.wait(30) == 0
+    await expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
+    with server_process(sqlite_url, port=port) as after:
+        await expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=20_000)
+        async with httpx.AsyncClient(base_url=after.url) as client:
+            project = (await client.post("/v1/projects", json={"name": "Made after the restart"})).json()
+        card = page.locator(f'[data-project-id="{project["id"]}"]')
+        await expect(card.locator(".badge")).to_have_text("Not Started", timeout=10_000)

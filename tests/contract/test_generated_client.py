@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import fresh_database_url
 from tests.servers import running_server
 
 pytestmark = pytest.mark.slow
@@ -22,10 +21,9 @@ GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
 
 @pytest.fixture
-def server_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
-    for url in fresh_database_url(database_kind, tmp_path):
-        with running_server(url) as base_url:
-            yield base_url
+def server_url(fresh_url: str) -> Iterator[str]:
+    with running_server(fresh_url) as base_url:
+        yield base_url
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import fresh_database_url
 from tests.contract.test_openapi import METHODS
 from tests.servers import ROOT, running_server
 
@@ -23,12 +22,11 @@ and rejection of schema-invalid input."""
 
 
 @pytest.fixture
-def live_url(tmp_path: Path) -> Iterator[str]:
-    for url in fresh_database_url("sqlite", tmp_path):
-        with running_server(url) as base_url:
-            project = httpx.post(f"{base_url}/v1/projects", json={"name": "seed"}).json()
-            httpx.post(f"{base_url}/v1/projects/{project['id']}/clips", json={"crop_data": {"k": 1}})
-            yield base_url
+def live_url(sqlite_url: str) -> Iterator[str]:
+    with running_server(sqlite_url) as base_url:
+        project = httpx.post(f"{base_url}/v1/projects", json={"name": "seed"}).json()
+        httpx.post(f"{base_url}/v1/projects/{project['id']}/clips", json={"crop_data": {"k": 1}})
+        yield base_url
 
 
 def test_every_operation_answers_as_documented(live_url: str, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from fsm.facts import JobType
 from service.client import ExportAlreadyActiveError, FramestateError, JobNotActiveError, WorkerClient
 from service.simulate import simulate_export
-from tests.conftest import fresh_database_url
+from tests.conftest import sqlite_url_in
 from tests.servers import running_server
 
 pytestmark = pytest.mark.anyio
@@ -18,9 +18,8 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    for url in fresh_database_url("sqlite", tmp_path_factory.mktemp("worker")):
-        with running_server(url) as base_url:
-            yield base_url
+    with running_server(sqlite_url_in(tmp_path_factory.mktemp("worker"))) as base_url:
+        yield base_url
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 from service.auth import Role, mint_token
 from service.stream_limits import StreamSlots, TooManyStreams
 from tests.api import Api
-from tests.conftest import fresh_database_url
 from tests.servers import running_server
 from tests.service.test_bad_input import assert_problem, make_world, snapshot
 from tests.sse import events
@@ -125,12 +124,11 @@ CAP = 3
 
 
 @pytest.fixture
-def capped_server(tmp_path: Path) -> Iterator[str]:
+def capped_server(sqlite_url: str) -> Iterator[str]:
     """A real server (streams need one; the cap lives in the process, so SQLite is enough)."""
-    for url in fresh_database_url("sqlite", tmp_path):
-        env = {"FRAMESTATE_MAX_STREAMS": str(CAP), "FRAMESTATE_JWT_SECRET": SECRET}
-        with running_server(url, extra_env=env) as base_url:
-            yield base_url
+    env = {"FRAMESTATE_MAX_STREAMS": str(CAP), "FRAMESTATE_JWT_SECRET": SECRET}
+    with running_server(sqlite_url, extra_env=env) as base_url:
+        yield base_url
 
 
 async def _opens(client: httpx.AsyncClient, path: str) -> bool:

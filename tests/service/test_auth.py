@@ -3,7 +3,6 @@
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import jwt
@@ -14,7 +13,6 @@ from service.app import create_app
 from service.auth import Role, mint_token
 from service.settings import Settings
 from tests.api import Api
-from tests.conftest import fresh_database_url
 from tests.servers import running_server
 from tests.sse import events
 
@@ -162,10 +160,9 @@ async def test_the_board_cookie_carries_the_token(api: Api) -> None:
 
 
 @pytest.fixture
-def secured_server(tmp_path: Path) -> Iterator[str]:
-    for url in fresh_database_url("sqlite", tmp_path):
-        with running_server(url, extra_env={"FRAMESTATE_JWT_SECRET": SECRET}) as base_url:
-            yield base_url
+def secured_server(sqlite_url: str) -> Iterator[str]:
+    with running_server(sqlite_url, extra_env={"FRAMESTATE_JWT_SECRET": SECRET}) as base_url:
+        yield base_url
 
 
 async def test_a_client_s_event_stream_carries_only_its_own_projects(secured_server: str) -> None:

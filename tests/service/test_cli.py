@@ -4,14 +4,12 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from fsm.diagram import mermaid
-from tests.conftest import fresh_database_url
 from tests.servers import ROOT, running_server
 
 CLI = [sys.executable, "-m", "service.cli"]
@@ -56,13 +54,8 @@ def test_bad_settings_stop_the_command_with_one_clear_line(name: str, value: str
     assert "Traceback" not in result.stderr
 
 
-@pytest.fixture
-def empty_database_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
-    yield from fresh_database_url(database_kind, tmp_path)
-
-
-def test_serve_migrates_serves_and_a_restarted_server_answers_the_same(empty_database_url: str) -> None:
-    with running_server(empty_database_url) as base_url, httpx.Client(base_url=base_url) as client:
+def test_serve_migrates_serves_and_a_restarted_server_answers_the_same(fresh_url: str) -> None:
+    with running_server(fresh_url) as base_url, httpx.Client(base_url=base_url) as client:
         assert client.get("/health").json() == {"status": "ok"}
         project = client.post("/v1/projects", json={"name": "Restart me"}).json()
         client.post(f"/v1/projects/{project['id']}/clips", json={"crop_data": {"x": 1}})
@@ -70,7 +63,7 @@ def test_serve_migrates_serves_and_a_restarted_server_answers_the_same(empty_dat
         client.post(f"/v1/exports/{job['id']}/progress", json={"progress": 37, "message": "pass 1"})
         before = client.get(f"/v1/projects/{project['id']}").json()
     assert before["status"] == "exporting_framing"
-    with running_server(empty_database_url) as base_url, httpx.Client(base_url=base_url) as client:
+    with running_server(fresh_url) as base_url, httpx.Client(base_url=base_url) as client:
         after = client.get(f"/v1/projects/{project['id']}").json()
         assert after == before
         assert after["active_exports"][0]["progress"] == 37

@@ -3,23 +3,14 @@ database answers the same card, accepts the worker's next report, and the histor
 
 import itertools
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import fresh_database_url
 from tests.servers import running_server, server_process
 
 
-@pytest.fixture
-def database_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
-    yield from fresh_database_url(database_kind, tmp_path)
-
-
-def test_a_killed_server_loses_nothing(database_url: str) -> None:
-    with server_process(database_url) as server, httpx.Client(base_url=server.url) as client:
+def test_a_killed_server_loses_nothing(fresh_url: str) -> None:
+    with server_process(fresh_url) as server, httpx.Client(base_url=server.url) as client:
         project = client.post("/v1/projects", json={"name": "Crash test"}).json()
         client.post(f"/v1/projects/{project['id']}/clips", json={"crop_data": {"k": 1}})
         framing = client.post(f"/v1/projects/{project['id']}/exports", json={"type": "framing"}).json()
@@ -34,7 +25,7 @@ def test_a_killed_server_loses_nothing(database_url: str) -> None:
         server.process.send_signal(signal.SIGKILL)
         assert server.process.wait(10) == -signal.SIGKILL
 
-    with running_server(database_url) as url, httpx.Client(base_url=url) as client:
+    with running_server(fresh_url) as url, httpx.Client(base_url=url) as client:
         after = client.get(f"/v1/projects/{project['id']}").json()
         assert after == before
         assert (after["status"], after["active_exports"][0]["progress"]) == ("exporting_overlay", 61)

@@ -12,9 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -28,7 +26,7 @@ from service.app import create_app
 from service.db_faults import is_connection_fault
 from service.migrations import upgrade
 from service.settings import Settings
-from tests.conftest import PG_ADMIN_DSN, fresh_database_url
+from tests.conftest import PG_ADMIN_DSN
 from tests.polling import poll
 from tests.servers import ServerProcess, server_process
 from tests.sse import events
@@ -41,11 +39,6 @@ RECOVERY_S = 20.0
 KILL_EVERY_S = 0.4
 RESTARTS = 2
 RESTART_DOWN_S = 1.0
-
-
-@pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
-    yield from fresh_database_url("postgresql", tmp_path)
 
 
 class Tally:

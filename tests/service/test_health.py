@@ -2,7 +2,6 @@
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from service.events import LISTEN_NAME
 from service.migrations import upgrade
 from service.settings import Settings
 from tests.api import Api
-from tests.conftest import PG_ADMIN_DSN, PG_HOST, fresh_database_url
+from tests.conftest import PG_ADMIN_DSN, PG_HOST
 from tests.polling import poll
 
 pytestmark = pytest.mark.anyio
@@ -70,10 +69,9 @@ async def test_not_ready_while_the_database_does_not_answer(tmp_path: Path, whic
 
 
 @pytest.fixture
-def own_postgres_database(tmp_path: Path) -> Iterator[str]:
-    for url in fresh_database_url("postgresql", tmp_path):
-        upgrade(Settings(database_url=url))
-        yield url
+def own_postgres_database(postgres_url: str) -> str:
+    upgrade(Settings(database_url=postgres_url))
+    return postgres_url
 
 
 async def _listen_pid(admin: asyncpg.Connection, database: str) -> int | None:

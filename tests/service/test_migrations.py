@@ -1,8 +1,6 @@
 """The migrations build the whole schema, undo it, build it again, and match the models."""
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +19,13 @@ from service.settings import Settings
 from service.tables import utcnow
 from service.webhooks import tables as webhook_tables  # noqa: F401  (registers the webhook tables)
 from tests.api import Api
-from tests.conftest import fresh_database_url
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def empty_settings(database_kind: str, tmp_path: Path) -> Iterator[Settings]:
-    for url in fresh_database_url(database_kind, tmp_path):
-        yield Settings(database_url=url)
+def empty_settings(fresh_url: str) -> Settings:
+    return Settings(database_url=fresh_url)
 
 
 async def _inspect(settings: Settings, probe: Any) -> Any:

@@ -9,7 +9,6 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import asyncpg
 import httpx
@@ -17,7 +16,6 @@ import pytest
 
 from fsm.facts import Facts, status_from_facts
 from service.settings import Settings
-from tests.conftest import fresh_database_url
 from tests.servers import running_server
 
 pytestmark = pytest.mark.anyio
@@ -29,10 +27,11 @@ CROP = {"keyframes": [{"t": 0, "x": 0.5}]}
 
 
 @pytest.fixture
-def pg_url(database_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_url(database_kind: str, request: pytest.FixtureRequest) -> str:
     if database_kind != "postgresql":
         pytest.skip("replicas share a PostgreSQL database; SQLite serves one process")
-    yield from fresh_database_url("postgresql", tmp_path_factory.mktemp("race"))
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 class Race:

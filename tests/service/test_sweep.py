@@ -2,7 +2,6 @@
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -11,7 +10,6 @@ from service.context import Context
 from service.sweep import sweep_once
 from service.tables import utcnow
 from tests.api import Api
-from tests.conftest import fresh_database_url
 from tests.servers import running_server
 from tests.sse import events
 
@@ -66,10 +64,9 @@ async def test_a_report_keeps_a_job_alive_and_only_silent_jobs_are_swept(api: Ap
 
 
 @pytest.fixture
-def quick_timeout_server(tmp_path: Path) -> Iterator[str]:
-    for url in fresh_database_url("sqlite", tmp_path):
-        with running_server(url, extra_env={"FRAMESTATE_JOB_TIMEOUT_S": "0.5"}) as base_url:
-            yield base_url
+def quick_timeout_server(sqlite_url: str) -> Iterator[str]:
+    with running_server(sqlite_url, extra_env={"FRAMESTATE_JOB_TIMEOUT_S": "0.5"}) as base_url:
+        yield base_url
 
 
 async def test_a_running_server_sweeps_on_its_own(quick_timeout_server: str) -> None:

@@ -5,9 +5,8 @@ are its own and hear only of its projects."""
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +16,6 @@ from service.app import create_app
 from service.auth import Role, mint_token
 from service.settings import Settings
 from tests.api import Api
-from tests.conftest import fresh_database_url
 from tests.receiver import Receiver, receiving, verify
 from tests.servers import ServerProcess, server_process
 from tests.service.test_webhooks import list_webhooks
@@ -37,14 +35,9 @@ EVERY_TYPE = [
 ]
 
 
-@pytest.fixture
-def database_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
-    yield from fresh_database_url(database_kind, tmp_path)
-
-
-async def start(stack: contextlib.ExitStack, database_url: str) -> ServerProcess:
+async def start(stack: contextlib.ExitStack, fresh_url: str) -> ServerProcess:
     """A server process, started in a thread so that the receivers keep answering meanwhile."""
-    return await asyncio.to_thread(stack.enter_context, server_process(database_url, extra_env=WEBHOOK_ENV))
+    return await asyncio.to_thread(stack.enter_context, server_process(fresh_url, extra_env=WEBHOOK_ENV))
 
 
 async def play(client: httpx.AsyncClient, name: str, progress_reports: int) -> str:
@@ -78,11 +71,11 @@ def per_project(receiver: Receiver) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow
-async def test_a_killed_server_loses_no_pending_event(database_url: str) -> None:
+async def test_a_killed_server_loses_no_pending_event(fresh_url: str) -> None:
     answer = {"status": 503}
     async with receiving(lambda _request: answer["status"]) as receiver:
         with contextlib.ExitStack() as stack:
-            server = await start(stack, database_url)
+            server = await start(stack, fresh_url)
             async with httpx.AsyncClient(base_url=server.url) as client:
                 hook = (
                     await client.post("/v1/webhooks", json={"url": receiver.url, "events": EVERY_TYPE})
@@ -94,7 +87,7 @@ async def test_a_killed_server_loses_no_pending_event(database_url: str) -> None
         assert receiver.acknowledged() == []
         answer["status"] = 200
         with contextlib.ExitStack() as stack:
-            await start(stack, database_url)
+            await start(stack, fresh_url)
             total = len(projects) * len(expected(3))
             await receiver.wait_until(lambda r: len(r.acknowledged()) == total, within_s=60)
         assert per_project(receiver) == {pid: expected(3) for pid in projects}
@@ -104,7 +97,7 @@ async def test_a_killed_server_loses_no_pending_event(database_url: str) -> None
 
 @pytest.mark.slow
 async def test_two_servers_on_postgresql_attempt_each_delivery_once_at_a_time(
-    database_kind: str, database_url: str
+    database_kind: str, fresh_url: str
 ) -> None:
     if database_kind != "postgresql":
         pytest.skip("several server processes share a PostgreSQL database only")
@@ -112,8 +105,8 @@ async def test_two_servers_on_postgresql_attempt_each_delivery_once_at_a_time(
     total = projects * len(expected(reports + 1))
     async with receiving(delay_s=0.01) as receiver:
         with contextlib.ExitStack() as stack:
-            first = await start(stack, database_url)
-            second = await start(stack, database_url)
+            first = await start(stack, fresh_url)
+            second = await start(stack, fresh_url)
             async with (
                 httpx.AsyncClient(base_url=first.url) as one,
                 httpx.AsyncClient(base_url=second.url) as two,

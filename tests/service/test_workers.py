@@ -5,13 +5,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import fresh_database_url
 from tests.metrics import parse, value
 from tests.servers import ROOT, ServerProcess, server_process
 from tests.sse import EventReader, events
@@ -36,11 +34,6 @@ def test_several_workers_on_sqlite_are_refused_before_anything_starts(tmp_path: 
     assert result.returncode == 2
     assert "--workers 2 needs PostgreSQL" in result.stderr
     assert not database.exists(), "nothing started: not even the migrations"
-
-
-@pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
-    yield from fresh_database_url("postgresql", tmp_path)
 
 
 def _pid_of(server: ServerProcess, request_id: str) -> int:
