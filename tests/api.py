@@ -5,6 +5,8 @@ from typing import Any
 import httpx
 
 JSON = dict[str, Any]
+CROP: JSON = {"keyframes": [{"t": 0.0, "x": 0.25, "y": 0.1, "zoom": 1.4}]}
+"""Crop data of a framed clip (the service keeps it as it is given)."""
 
 
 class Api:
@@ -58,7 +60,7 @@ class Api:
 
     async def framed_project(self) -> JSON:
         project = await self.create_project()
-        await self.add_clip(project["id"], {"keyframes": [{"t": 0, "x": 0.1}]})
+        await self.add_clip(project["id"], CROP)
         return project
 
     async def run_export(self, project_id: str, job_type: str) -> JSON:
@@ -71,3 +73,18 @@ class Api:
         await self.run_export(project["id"], "framing")
         await self.run_export(project["id"], "overlay")
         return await self.project(project["id"])
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> JSON:
+    """`response` is problem JSON of `status` and `code`, with a title and a detail; its body."""
+    where = f"{response.request.method} {response.request.url.path}"
+    assert response.status_code == status, f"{where}: {response.status_code} {response.text}"
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body: JSON = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status, body
+    assert isinstance(body["title"], str), body
+    assert body["title"], body
+    assert isinstance(body["detail"], str), body
+    assert body["detail"], body
+    return body

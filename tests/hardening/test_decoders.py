@@ -5,8 +5,8 @@ a refused request changes nothing."""
 import pytest
 
 from service.json_body import depth
-from tests.api import Api
-from tests.service.test_bad_input import assert_problem, make_world, snapshot
+from tests.api import Api, assert_problem
+from tests.world import make_world, snapshot
 
 pytestmark = pytest.mark.anyio
 

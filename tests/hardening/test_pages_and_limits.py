@@ -13,10 +13,10 @@ import pytest
 
 from service.auth import Role, mint_token
 from service.stream_limits import StreamSlots, TooManyStreams
-from tests.api import Api
+from tests.api import Api, assert_problem
 from tests.servers import running_server
-from tests.service.test_bad_input import assert_problem, make_world, snapshot
 from tests.sse import events
+from tests.world import make_world, snapshot
 
 pytestmark = pytest.mark.anyio
 BOARD = Path(__file__).resolve().parents[2] / "service" / "board"

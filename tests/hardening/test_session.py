@@ -10,8 +10,8 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.auth import Role, mint_token
 from service.settings import Settings
-from tests.api import Api
-from tests.service.test_bad_input import assert_problem, snapshot
+from tests.api import Api, assert_problem
+from tests.world import snapshot
 
 pytestmark = pytest.mark.anyio
 SECRET = "session-secret-" + "s" * 32

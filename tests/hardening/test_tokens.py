@@ -16,8 +16,7 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.auth import Role, mint_token
 from service.settings import Settings
-from tests.api import Api
-from tests.service.test_bad_input import assert_problem
+from tests.api import Api, assert_problem
 
 pytestmark = pytest.mark.anyio
 SECRET = "tokens-secret-" + "t" * 32

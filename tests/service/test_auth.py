@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.auth import Role, mint_token
 from service.settings import Settings
-from tests.api import Api
+from tests.api import Api, assert_problem
 from tests.servers import running_server
 from tests.sse import events
 
@@ -59,8 +59,7 @@ async def _alices_project(api: Api) -> tuple[str, str]:
 async def test_a_missing_or_bad_token_is_401_problem_json(api: Api, headers: dict[str, str]) -> None:
     for method, path in (("GET", "/v1/projects"), ("POST", "/v1/exports/" + "0" * 32 + "/progress")):
         response = await api.call(method, path, 401, json={"progress": 1}, headers=headers)
-        assert response.headers["content-type"].startswith("application/problem+json")
-        assert response.json()["code"] == "unauthorized"
+        assert_problem(response, 401, "unauthorized")
 
 
 @pytest.mark.parametrize(

@@ -4,19 +4,16 @@ refused request changes nothing: no project's version moves, no history row, job
 
 import base64
 import json
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.api import JSON, Api
+from tests.api import CROP, JSON, Api, assert_problem
+from tests.world import assert_unchanged, make_world, refused, snapshot
 
 pytestmark = pytest.mark.anyio
 
 MIB = 1024 * 1024
-UNKNOWN = "0123456789abcdef0123456789abcdef"
-KEYFRAMES = {"keyframes": [{"t": 0, "x": 0.1}]}
 
 
 def nested(levels: int) -> JSON:
@@ -25,86 +22,6 @@ def nested(levels: int) -> JSON:
     for _ in range(levels - 1):
         value = {"k": value}
     return value
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> JSON:
-    where = f"{response.request.method} {response.request.url.path}"
-    assert response.status_code == status, f"{where}: {response.status_code} {response.text}"
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    body: JSON = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status, body
-    assert isinstance(body["title"], str), body
-    assert body["title"], body
-    assert isinstance(body["detail"], str), body
-    assert body["detail"], body
-    return body
-
-
-@dataclass
-class World:
-    """Two projects: `project` is exporting (a framed clip, a running framing job at 10%), `other`
-    has a clip of its own."""
-
-    project: JSON
-    clip: JSON
-    job: JSON
-    other: JSON
-    other_clip: JSON
-
-    def fill(self, path: str) -> str:
-        return path.format(
-            project=self.project["id"],
-            clip=self.clip["id"],
-            job=self.job["id"],
-            other=self.other["id"],
-            other_clip=self.other_clip["id"],
-            unknown=UNKNOWN,
-        )
-
-
-async def make_world(api: Api) -> World:
-    project = await api.create_project("Exporting")
-    clip = await api.add_clip(project["id"], KEYFRAMES)
-    job = await api.start(project["id"], "framing")
-    job = await api.progress(job["id"], 10, "encoding")
-    other = await api.create_project("Other")
-    other_clip = await api.add_clip(other["id"], None)
-    return World(project, clip, job, other, other_clip)
-
-
-async def snapshot(api: Api) -> dict[str, Any]:
-    """Everything a client can see of every project."""
-    page = (await api.call("GET", "/v1/projects", 200, params={"limit": 200})).json()
-    assert page["next_cursor"] is None
-    seen: dict[str, Any] = {}
-    for item in page["items"]:
-        pid = item["id"]
-        seen[pid] = {
-            "project": await api.project(pid),
-            "history": await api.history(pid),
-            "clips": (await api.call("GET", f"/v1/projects/{pid}/clips", 200)).json(),
-            "exports": (await api.call("GET", f"/v1/projects/{pid}/exports", 200)).json(),
-        }
-    return seen
-
-
-def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
-    assert sorted(after) == sorted(before), "a project was created or deleted"
-    for pid, was in before.items():
-        now = after[pid]
-        assert now["project"]["version"] == was["project"]["version"], f"version of {pid} moved"
-        assert len(now["history"]) == len(was["history"]), f"a history row was added to {pid}"
-        assert now == was, f"project {pid} changed"
-
-
-async def refused(api: Api, status: int, code: str, method: str, path: str, **kwargs: Any) -> JSON:
-    """Send one request that must be refused with `status`/`code`, and check that nothing changed."""
-    before = await snapshot(api)
-    response = await api.call(method, path, **kwargs)
-    body = assert_problem(response, status, code)
-    assert_unchanged(before, await snapshot(api))
-    return body
 
 
 def raw(text: str | bytes) -> dict[str, Any]:
@@ -305,7 +222,7 @@ async def test_crop_data_32_deep_is_accepted(api: Api) -> None:
 async def test_bad_idempotency_key_is_400(api: Api, key: str) -> None:
     world = await make_world(api)
     path = world.fill("/v1/projects/{other}/exports")
-    await api.add_clip(world.other["id"], KEYFRAMES)  # a start would be allowed
+    await api.add_clip(world.other["id"], CROP)  # a start would be allowed
     await refused(
         api, 400, "validation_error", "POST", path, json={"type": "framing"}, headers={"Idempotency-Key": key}
     )
@@ -387,7 +304,7 @@ UNKNOWN_PROJECT: list[tuple[str, str, JSON | None]] = [
     ("DELETE", "/v1/projects/{unknown}", None),
     ("GET", "/v1/projects/{unknown}/history", None),
     ("GET", "/v1/projects/{unknown}/clips", None),
-    ("POST", "/v1/projects/{unknown}/clips", {"crop_data": KEYFRAMES}),
+    ("POST", "/v1/projects/{unknown}/clips", {"crop_data": CROP}),
     ("PATCH", "/v1/projects/{unknown}/clips/{clip}", {"crop_data": None}),
     ("DELETE", "/v1/projects/{unknown}/clips/{clip}", None),
     ("POST", "/v1/projects/{unknown}/exports", {"type": "framing"}),
@@ -397,7 +314,7 @@ UNKNOWN_PROJECT: list[tuple[str, str, JSON | None]] = [
 UNKNOWN_CLIP: list[tuple[str, str, JSON | None]] = [
     ("PATCH", "/v1/projects/{project}/clips/{unknown}", {"crop_data": None}),
     ("DELETE", "/v1/projects/{project}/clips/{unknown}", None),
-    ("PATCH", "/v1/projects/{project}/clips/{other_clip}", {"crop_data": KEYFRAMES}),
+    ("PATCH", "/v1/projects/{project}/clips/{other_clip}", {"crop_data": CROP}),
     ("DELETE", "/v1/projects/{project}/clips/{other_clip}", None),
     ("PATCH", "/v1/projects/{other}/clips/{clip}", {"crop_data": None}),
     ("DELETE", "/v1/projects/{other}/clips/{clip}", None),

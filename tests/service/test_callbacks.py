@@ -8,7 +8,7 @@ import httpx
 import pytest
 from litestar.testing import transport as litestar_transport
 
-from tests.api import JSON, Api
+from tests.api import JSON, Api, assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -44,12 +44,8 @@ async def concurrently(api: Api, requests: list[httpx.Request]) -> list[httpx.Re
 
 
 def assert_job_not_active(response: httpx.Response, job_status: str) -> None:
-    assert response.status_code == 409, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == "job_not_active", body
+    body = assert_problem(response, 409, "job_not_active")
     assert body["job_status"] == job_status, body
-    assert body["status"] == 409
     assert body["title"]
     assert body["detail"]
 
@@ -480,12 +476,7 @@ async def test_same_key_with_another_type_is_idempotency_key_reused(
 
     response = await start_with_key(api, pid, second_type, "render-1")
 
-    assert response.status_code == 409, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == "idempotency_key_reused"
-    assert body["status"] == 409
-    assert body["title"]
+    body = assert_problem(response, 409, "idempotency_key_reused")
     assert body["detail"]
     assert await jobs(api, pid) == all_jobs
     assert await api.project(pid) == before

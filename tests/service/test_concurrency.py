@@ -11,11 +11,10 @@ from litestar.testing import AsyncTestClient
 from fsm.facts import Facts, status_from_facts
 from service.app import create_app
 from service.settings import Settings
-from tests.api import JSON, Api
+from tests.api import CROP, JSON, Api
 from tests.servers import running_server
 
 pytestmark = pytest.mark.anyio
-CROP = {"keyframes": [{"t": 0.0, "x": 0.5}]}
 
 
 async def test_overlay_started_during_framing_is_superseded_when_framing_succeeds(api: Api) -> None:

@@ -6,12 +6,11 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.api import JSON
+from tests.api import CROP, JSON
 from tests.servers import running_server
 from tests.sse import events
 
 pytestmark = pytest.mark.anyio
-CROP = {"keyframes": [{"t": 0, "x": 0.3}]}
 
 
 @pytest.fixture(scope="module")

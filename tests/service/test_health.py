@@ -15,7 +15,7 @@ from service.app import create_app
 from service.events import LISTEN_NAME
 from service.migrations import upgrade
 from service.settings import Settings
-from tests.api import Api
+from tests.api import Api, assert_problem
 from tests.conftest import PG_ADMIN_DSN, PG_HOST
 from tests.polling import poll
 
@@ -25,12 +25,8 @@ RECOVERY_S = 20.0
 
 async def _not_ready(client: httpx.AsyncClient, path: str = "/health/ready") -> str:
     response = await client.get(path)
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
+    body = assert_problem(response, 503, "not_ready")
     assert response.headers["retry-after"]
-    body = response.json()
-    assert body["code"] == "not_ready"
-    assert body["status"] == 503
     detail: str = body["detail"]
     return detail
 

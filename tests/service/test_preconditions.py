@@ -3,10 +3,9 @@ with an If-Match that names another version is refused with 412 and changes noth
 
 import pytest
 
-from tests.api import Api
+from tests.api import CROP, Api, assert_problem
 
 pytestmark = pytest.mark.anyio
-CROP: dict[str, object] = {"keyframes": []}
 
 
 async def _etag(api: Api, project_id: str) -> str:
@@ -42,9 +41,7 @@ async def test_a_stale_if_match_is_412_and_the_current_one_passes(
     history = await api.history(project["id"])
     for stale in ('"1"', "W/" + current, "garbage"):
         response = await api.call(method, url, 412, json=body, headers={"If-Match": stale})
-        problem = response.json()
-        assert response.headers["content-type"].startswith("application/problem+json")
-        assert (problem["code"], problem["current_version"]) == ("precondition_failed", 2)
+        assert assert_problem(response, 412, "precondition_failed")["current_version"] == 2
     assert await _etag(api, project["id"]) == current
     assert await api.history(project["id"]) == history
     await api.call(method, url, success, json=body, headers={"If-Match": f'"0", {current}'})

@@ -15,10 +15,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from tests.api import JSON, Api
+from tests.api import CROP, JSON, Api
 
 pytestmark = pytest.mark.anyio
-CROP = {"keyframes": [{"t": 0, "x": 0.5}]}
 PROJECTS = 60
 TIMERS = ("reported_at <", "webhook_delivery")
 """What the statements of the app's timers hold: the sweep of silent jobs, the idle webhook

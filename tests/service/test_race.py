@@ -16,6 +16,7 @@ import pytest
 
 from fsm.facts import Facts, status_from_facts
 from service.settings import Settings
+from tests.api import CROP
 from tests.servers import running_server
 
 pytestmark = pytest.mark.anyio
@@ -23,7 +24,6 @@ CLIENTS = 32
 PROJECTS = 20
 REQUESTS = int(os.environ.get("FRAMESTATE_RACE_REQUESTS", "400"))
 DEADLINE_S = 300.0  # only a bound on a machine that is far too slow; the race ends by its count
-CROP = {"keyframes": [{"t": 0, "x": 0.5}]}
 
 
 @pytest.fixture

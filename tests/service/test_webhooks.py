@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.settings import Settings
 from service.webhooks.dispatcher import CONCURRENCY
-from tests.api import JSON, Api
+from tests.api import JSON, Api, assert_problem
 from tests.metrics import Samples, parse, value
 from tests.polling import poll
 from tests.receiver import HANG, Received, always, receiving, verify
@@ -105,9 +105,7 @@ async def test_a_webhook_is_created_read_listed_and_deleted(hooks: Api) -> None:
     ],
 )
 async def test_a_bad_webhook_is_refused_and_changes_nothing(hooks: Api, body: Any) -> None:
-    response = await hooks.call("POST", "/v1/webhooks", 400, json=body)
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["code"] == "validation_error"
+    assert_problem(await hooks.call("POST", "/v1/webhooks", 400, json=body), 400, "validation_error")
     assert await list_webhooks(hooks) == []
 
 

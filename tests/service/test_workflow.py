@@ -2,10 +2,9 @@
 
 import pytest
 
-from tests.api import JSON, Api
+from tests.api import CROP, JSON, Api
 
 pytestmark = pytest.mark.anyio
-CROP = {"keyframes": [{"t": 0.0, "x": 0.25, "y": 0.1, "zoom": 1.4}]}
 
 
 async def test_create_a_project(api: Api) -> None:
