@@ -4,6 +4,7 @@ refused request changes nothing: no project's version moves, no history row, job
 
 import base64
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -376,47 +377,37 @@ async def test_wrong_method_is_405(api: Api, method: str, path: str) -> None:
 # 409: the rules
 
 
-async def test_start_overlay_without_working_video_is_transition_not_allowed(api: Api) -> None:
-    project = await api.framed_project()
-    body = await refused(
-        api,
-        409,
-        "transition_not_allowed",
-        "POST",
-        f"/v1/projects/{project['id']}/exports",
-        json={"type": "overlay"},
-    )
-    assert body["project_status"] == "in_progress"
-    assert body["allowed_actions"] == ["start_framing_export"]
+async def _framed(api: Api) -> str:
+    return str((await api.framed_project())["id"])
 
 
-async def test_start_framing_without_framed_clips_is_transition_not_allowed(api: Api) -> None:
+async def _clip_without_crop(api: Api) -> str:
     project = await api.create_project()
     await api.add_clip(project["id"], None)
-    body = await refused(
-        api,
-        409,
-        "transition_not_allowed",
-        "POST",
-        f"/v1/projects/{project['id']}/exports",
-        json={"type": "framing"},
-    )
-    assert body["project_status"] == "not_started"
-    assert body["allowed_actions"] == []
+    return str(project["id"])
 
 
-async def test_start_overlay_while_framing_without_video_is_transition_not_allowed(api: Api) -> None:
-    world = await make_world(api)
-    body = await refused(
-        api,
-        409,
-        "transition_not_allowed",
-        "POST",
-        world.fill("/v1/projects/{project}/exports"),
-        json={"type": "overlay"},
-    )
-    assert body["project_status"] == "exporting_framing"
-    assert body["allowed_actions"] == []
+async def _exporting_framing(api: Api) -> str:
+    return str((await make_world(api)).project["id"])
+
+
+@pytest.mark.parametrize(
+    ("setup", "job_type", "status", "allowed"),
+    [
+        pytest.param(
+            _framed, "overlay", "in_progress", ["start_framing_export"], id="overlay-no-working-video"
+        ),
+        pytest.param(_clip_without_crop, "framing", "not_started", [], id="framing-no-framed-clip"),
+        pytest.param(_exporting_framing, "overlay", "exporting_framing", [], id="overlay-while-framing"),
+    ],
+)
+async def test_a_start_the_machine_refuses_is_transition_not_allowed(
+    api: Api, setup: Callable[[Api], Awaitable[str]], job_type: str, status: str, allowed: list[str]
+) -> None:
+    project_id = await setup(api)
+    path = f"/v1/projects/{project_id}/exports"
+    body = await refused(api, 409, "transition_not_allowed", "POST", path, json={"type": job_type})
+    assert (body["project_status"], body["allowed_actions"]) == (status, allowed)
 
 
 async def test_export_already_active_names_the_active_job(api: Api) -> None:
