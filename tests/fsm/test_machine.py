@@ -3,8 +3,10 @@
 import itertools
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+import transitions
 
 from fsm.facts import (
     CLIP_ACTIONS,
@@ -89,12 +91,30 @@ def test_backward_edges_exist() -> None:
     assert (Action.START_FRAMING_EXPORT, Status.FRAMED, Status.EXPORTING_FRAMING) in edges
 
 
-def test_the_machine_is_built_once_and_has_no_auto_transitions() -> None:
-    from fsm import machine
-
-    assert machine.MACHINE is MACHINE
+def test_the_machine_has_one_event_per_action_and_no_auto_transitions() -> None:
     assert not any(name.startswith("to_") for name in MACHINE.events)
     assert set(MACHINE.events) == {t.action.value for t in TRANSITIONS}
+
+
+def test_deciding_builds_no_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine is built once, at import: every decision and every list of allowed actions
+    reuses it."""
+    built: list[transitions.Machine] = []
+    real_init = transitions.Machine.__init__
+
+    def counted(self: transitions.Machine, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(transitions.Machine, "__init__", counted)
+    for facts in ALL_FACTS:
+        source = status_from_facts(facts)
+        allowed_actions(source, facts)
+        for move in ALL_MOVES:
+            decide(source, facts, move)
+    assert built == []
+    transitions.Machine(states=["only"], initial="only")
+    assert len(built) == 1, "the count sees a machine being built"
 
 
 def test_fsm_imports_no_framework_or_database() -> None:
