@@ -88,3 +88,11 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> JSON:
     assert isinstance(body["detail"], str), body
     assert body["detail"], body
     return body
+
+
+def answered(response: httpx.Response, status: int) -> Any:
+    """The JSON of `response`, which must have `status` (for the tests that drive a server process
+    with a plain httpx client)."""
+    where = f"{response.request.method} {response.request.url.path}"
+    assert response.status_code == status, f"{where}: {response.status_code} {response.text}"
+    return response.json()

@@ -6,22 +6,23 @@ import signal
 
 import httpx
 
+from tests.api import CROP, answered
 from tests.servers import running_server, server_process
 
 
 def test_a_killed_server_loses_nothing(fresh_url: str) -> None:
     with server_process(fresh_url) as server, httpx.Client(base_url=server.url) as client:
-        project = client.post("/v1/projects", json={"name": "Crash test"}).json()
-        client.post(f"/v1/projects/{project['id']}/clips", json={"crop_data": {"k": 1}})
-        framing = client.post(f"/v1/projects/{project['id']}/exports", json={"type": "framing"}).json()
-        client.post(f"/v1/exports/{framing['id']}/succeed")
-        job = client.post(f"/v1/projects/{project['id']}/exports", json={"type": "overlay"}).json()
+        project = answered(client.post("/v1/projects", json={"name": "Crash test"}), 201)
+        answered(client.post(f"/v1/projects/{project['id']}/clips", json={"crop_data": CROP}), 201)
+        exports = f"/v1/projects/{project['id']}/exports"
+        framing = answered(client.post(exports, json={"type": "framing"}), 202)
+        answered(client.post(f"/v1/exports/{framing['id']}/succeed"), 200)
+        job = answered(client.post(exports, json={"type": "overlay"}), 202)
         for progress in (12.5, 37, 61):
-            client.post(
-                f"/v1/exports/{job['id']}/progress", json={"progress": progress, "message": f"at {progress}"}
-            )
-        before = client.get(f"/v1/projects/{project['id']}").json()
-        history_before = client.get(f"/v1/projects/{project['id']}/history").json()
+            sent = {"progress": progress, "message": f"at {progress}"}
+            answered(client.post(f"/v1/exports/{job['id']}/progress", json=sent), 200)
+        before = answered(client.get(f"/v1/projects/{project['id']}"), 200)
+        history_before = answered(client.get(f"/v1/projects/{project['id']}/history"), 200)
         server.process.send_signal(signal.SIGKILL)
         assert server.process.wait(10) == -signal.SIGKILL
 
