@@ -54,6 +54,13 @@ class Api:
     async def cancel(self, job_id: str) -> JSON:
         return await self.json("POST", f"/v1/exports/{job_id}/cancel", 200)
 
+    async def job(self, job_id: str) -> JSON:
+        return await self.json("GET", f"/v1/exports/{job_id}", 200)
+
+    async def jobs(self, project_id: str) -> list[JSON]:
+        jobs: list[JSON] = (await self.call("GET", f"/v1/projects/{project_id}/exports", 200)).json()
+        return jobs
+
     async def history(self, project_id: str) -> list[JSON]:
         rows: list[JSON] = (await self.call("GET", f"/v1/projects/{project_id}/history", 200)).json()
         return rows

@@ -53,7 +53,7 @@ async def snapshot(api: Api) -> dict[str, Any]:
             "project": await api.project(pid),
             "history": await api.history(pid),
             "clips": (await api.call("GET", f"/v1/projects/{pid}/clips", 200)).json(),
-            "exports": (await api.call("GET", f"/v1/projects/{pid}/exports", 200)).json(),
+            "exports": await api.jobs(pid),
         }
     return seen
 

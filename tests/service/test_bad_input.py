@@ -444,7 +444,7 @@ async def test_deleting_a_project_with_an_active_export_is_project_busy(api: Api
     project = await api.complete_project()
     job = await api.start(project["id"], job_type)
     await refused(api, 409, "project_busy", "DELETE", f"/v1/projects/{project['id']}")
-    assert (await api.call("GET", f"/v1/exports/{job['id']}", 200)).json()["status"] == "queued"
+    assert (await api.job(job["id"]))["status"] == "queued"
     await api.cancel(job["id"])
     await api.call("DELETE", f"/v1/projects/{project['id']}", 204)
     await api.call("GET", f"/v1/projects/{project['id']}", 404)

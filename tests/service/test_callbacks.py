@@ -8,20 +8,9 @@ import httpx
 import pytest
 from litestar.testing import transport as litestar_transport
 
-from tests.api import JSON, Api, assert_problem
+from tests.api import CROP, JSON, Api, assert_problem
 
 pytestmark = pytest.mark.anyio
-
-KEYFRAMES = {"keyframes": [{"t": 0, "x": 0.1}]}
-
-
-async def job(api: Api, job_id: str) -> JSON:
-    found: JSON = (await api.call("GET", f"/v1/exports/{job_id}", 200)).json()
-    return found
-
-
-async def jobs(api: Api, project_id: str) -> list[JSON]:
-    return (await api.call("GET", f"/v1/projects/{project_id}/exports", 200)).json()  # type: ignore[no-any-return]
 
 
 async def version(api: Api, project_id: str) -> int:
@@ -209,7 +198,7 @@ async def test_other_callback_on_finished_job_is_job_not_active(
 
     assert_job_not_active(await callback(api, started["id"], second), finished["status"])
 
-    assert await job(api, started["id"]) == finished
+    assert await api.job(started["id"]) == finished
     assert await api.project(pid) == after_first
     assert await api.history(pid) == history
 
@@ -221,7 +210,7 @@ async def test_progress_after_finish_is_job_not_active(api: Api, progress: float
     before = await api.project(project["id"])
     response = await callback(api, started["id"], "progress", {"progress": progress})
     assert_job_not_active(response, "succeeded")
-    assert await job(api, started["id"]) == finished
+    assert await api.job(started["id"]) == finished
     assert await api.project(project["id"]) == before
 
 
@@ -230,14 +219,14 @@ async def test_callbacks_on_a_superseded_job_are_job_not_active(api: Api, name: 
     project, overlay = await running_job(api, "overlay")
     pid = project["id"]
     await api.run_export(pid, "framing")
-    superseded = await job(api, overlay["id"])
+    superseded = await api.job(overlay["id"])
     assert superseded["status"] == "superseded"
     before = await api.project(pid)
     history = await api.history(pid)
 
     assert_job_not_active(await callback(api, overlay["id"], name), "superseded")
 
-    assert await job(api, overlay["id"]) == superseded
+    assert await api.job(overlay["id"]) == superseded
     assert await api.project(pid) == before
     assert await api.history(pid) == history
 
@@ -258,7 +247,7 @@ async def test_queued_job_becomes_running_on_its_first_progress(api: Api) -> Non
 
     assert report["status"] == "running"
     assert report["progress"] == 0
-    assert await job(api, started["id"]) == report
+    assert await api.job(started["id"]) == report
     assert await version(api, pid) == before + 1
     card = await api.project(pid)
     assert [j["status"] for j in card["active_exports"]] == ["running"]
@@ -277,7 +266,7 @@ async def test_lower_progress_is_ignored(api: Api) -> None:
     assert low["status"] == "running"
     assert low["progress"] == 60
     assert low == high
-    assert await job(api, started["id"]) == high
+    assert await api.job(started["id"]) == high
     assert await api.project(pid) == before
 
 
@@ -315,7 +304,7 @@ async def test_report_that_changes_nothing_commits_nothing(api: Api, report: JSO
 
     assert answer == started
     assert answer["message"] == "rendering"
-    assert await job(api, started["id"]) == started
+    assert await api.job(started["id"]) == started
     assert await api.project(pid) == before
     assert await api.history(pid) == history
 
@@ -330,7 +319,7 @@ async def test_new_message_with_same_progress_is_a_change(api: Api) -> None:
 
     assert report["progress"] == 40
     assert report["message"] == "muxing audio"
-    assert await job(api, started["id"]) == report
+    assert await api.job(started["id"]) == report
     card = await api.project(pid)
     assert card["version"] == before + 1
     assert card["active_exports"][0]["message"] == "muxing audio"
@@ -359,7 +348,7 @@ async def test_succeeding_sets_progress_to_100(api: Api, job_type: str, reported
     done = await api.succeed(started["id"])
     assert done["progress"] == 100
     assert done["status"] == "succeeded"
-    assert (await job(api, started["id"]))["progress"] == 100
+    assert (await api.job(started["id"]))["progress"] == 100
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,7 +379,7 @@ async def test_same_key_twice_returns_the_same_job(api: Api, job_type: str) -> N
 
     assert again.status_code == 202, again.text
     assert again.json() == first
-    assert [j["id"] for j in await jobs(api, pid) if j["type"] == job_type] == [first["id"]]
+    assert [j["id"] for j in await api.jobs(pid) if j["type"] == job_type] == [first["id"]]
     assert await api.project(pid) == before
     assert await api.history(pid) == history
 
@@ -419,7 +408,7 @@ async def test_same_key_after_the_job_finished_returns_that_job(api: Api, outcom
 
     assert again.status_code == 202, again.text
     assert again.json() == finished
-    assert len(await jobs(api, pid)) == 1
+    assert len(await api.jobs(pid)) == 1
     assert await api.project(pid) == before
     assert await api.history(pid) == history
 
@@ -427,7 +416,7 @@ async def test_same_key_after_the_job_finished_returns_that_job(api: Api, outcom
 async def test_same_key_returns_its_job_where_a_new_start_would_be_refused(api: Api) -> None:
     project = await api.create_project()
     pid = project["id"]
-    clip = await api.add_clip(pid, KEYFRAMES)
+    clip = await api.add_clip(pid, CROP)
     first = await api.start(pid, "framing", key="render-1")
     cancelled = await api.cancel(first["id"])
     await api.call("DELETE", f"/v1/projects/{pid}/clips/{clip['id']}", 204)
@@ -456,7 +445,7 @@ async def test_same_key_returns_its_job_where_the_export_is_already_active(api: 
     assert again.status_code == 202, again.text
     assert again.json()["id"] == first["id"]
     assert again.json()["status"] == "cancelled"
-    assert [j["id"] for j in await jobs(api, pid)] == [second["id"], first["id"]]
+    assert [j["id"] for j in await api.jobs(pid)] == [second["id"], first["id"]]
     assert await api.project(pid) == before
 
 
@@ -471,14 +460,14 @@ async def test_same_key_with_another_type_is_idempotency_key_reused(
     await finish(api, first["id"], "succeed")
     before = await api.project(pid)
     history = await api.history(pid)
-    all_jobs = await jobs(api, pid)
+    all_jobs = await api.jobs(pid)
     assert f"start_{second_type}_export" in before["allowed_actions"]
 
     response = await start_with_key(api, pid, second_type, "render-1")
 
     body = assert_problem(response, 409, "idempotency_key_reused")
     assert body["detail"]
-    assert await jobs(api, pid) == all_jobs
+    assert await api.jobs(pid) == all_jobs
     assert await api.project(pid) == before
     assert await api.history(pid) == history
 
@@ -509,7 +498,7 @@ async def test_concurrent_starts_with_one_key_make_one_job(api: Api) -> None:
     assert [r.status_code for r in responses] == [202] * 10, [r.text for r in responses]
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == 1
-    listed = await jobs(api, pid)
+    listed = await api.jobs(pid)
     assert [j["id"] for j in listed] == list(ids)
     assert await version(api, pid) == before + 1
     assert [row["action"] for row in await api.history(pid)].count("start_framing_export") == 1
@@ -527,7 +516,7 @@ async def test_truly_concurrent_starts_with_one_key_make_one_job(api: Api) -> No
     assert [r.status_code for r in responses] == [202] * 10, [r.text for r in responses]
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == 1
-    assert [j["id"] for j in await jobs(api, pid)] == list(ids)
+    assert [j["id"] for j in await api.jobs(pid)] == list(ids)
     assert await version(api, pid) == before + 1
     assert [row["action"] for row in await api.history(pid)].count("start_framing_export") == 1
 
@@ -541,7 +530,7 @@ async def test_concurrent_progress_reports_keep_the_highest(api: Api) -> None:
     )
     assert [r.status_code for r in responses] == [200] * len(values), [r.text for r in responses]
     assert all(r.json()["progress"] >= value for r, value in zip(responses, values, strict=True))
-    final = await job(api, started["id"])
+    final = await api.job(started["id"])
     assert final["progress"] == 90
     assert final["status"] == "running"
     assert (await api.project(project["id"]))["active_exports"] == [final]

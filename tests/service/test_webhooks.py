@@ -183,7 +183,7 @@ async def _play_the_table(api: Api) -> str:
     overlay = await api.start(pid, "overlay")
     reframe = await api.start(pid, "framing")
     await api.succeed(reframe["id"], "s3://w2.mp4")
-    assert (await api.json("GET", f"/v1/exports/{overlay['id']}", 200))["status"] == "superseded"
+    assert (await api.job(overlay["id"]))["status"] == "superseded"
     await api.fail((await api.start(pid, "overlay"))["id"])
     await api.cancel((await api.start(pid, "overlay"))["id"])
     await api.run_export(pid, "overlay")

@@ -192,7 +192,7 @@ async def test_list_exports_newest_first_and_active_filter(api: Api) -> None:
     assert [j["id"] for j in (await api.call("GET", path, 200)).json()] == [second["id"], first["id"]]
     active = (await api.call("GET", path, 200, params={"active": "true"})).json()
     assert [j["id"] for j in active] == [second["id"]]
-    assert (await api.call("GET", f"/v1/exports/{second['id']}", 200)).json() == active[0]
+    assert await api.job(second["id"]) == active[0]
 
 
 def _ids(page: JSON) -> list[str]:
