@@ -55,7 +55,7 @@ def _with_etag(card: ProjectOut, status_code: int = HTTP_200_OK) -> Response[Pro
     **documented("createProject", "projects", "Create a project", errors=BODY),
 )
 async def create_project(data: JSONBody[ProjectCreate], ctx: Ctx) -> Response[ProjectOut]:
-    return _with_etag(await projects.create_project(data.name, ctx=ctx), HTTP_201_CREATED)
+    return _with_etag(await projects.create_project(name=data.name, ctx=ctx), HTTP_201_CREATED)
 
 
 @get(
@@ -69,7 +69,7 @@ async def list_projects(
     limit: Annotated[int, QueryParameter(ge=1, le=projects.PAGE_LIMIT_MAX)] = projects.PAGE_LIMIT_DEFAULT,
     cursor: Annotated[str | None, QueryParameter(min_length=1)] = None,
 ) -> ProjectPage:
-    return await projects.list_projects(status, limit, cursor, ctx=ctx)
+    return await projects.list_projects(status=status, limit=limit, cursor=cursor, ctx=ctx)
 
 
 @get(
@@ -119,7 +119,7 @@ async def project_history(project_id: FromPath[str], ctx: Ctx) -> list[HistoryEn
 async def add_clip(
     project_id: FromPath[str], data: JSONBody[ClipWrite], ctx: Ctx, if_match: IfMatch = None
 ) -> ClipOut:
-    return await clips.add_clip(project_id, data.crop_data, ctx=ctx, if_match=if_match)
+    return await clips.add_clip(project_id, crop_data=data.crop_data, ctx=ctx, if_match=if_match)
 
 
 @patch(
@@ -139,7 +139,7 @@ async def change_clip(
     ctx: Ctx,
     if_match: IfMatch = None,
 ) -> ClipOut:
-    return await clips.change_clip(project_id, clip_id, data.crop_data, ctx=ctx, if_match=if_match)
+    return await clips.change_clip(project_id, clip_id, crop_data=data.crop_data, ctx=ctx, if_match=if_match)
 
 
 @delete(
@@ -188,7 +188,9 @@ async def start_export(
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> ExportJobOut:
-    return await exports.start_export(project_id, data.type, idempotency_key, ctx=ctx, if_match=if_match)
+    return await exports.start_export(
+        project_id, job_type=data.type, key=idempotency_key, ctx=ctx, if_match=if_match
+    )
 
 
 @get(
@@ -204,7 +206,7 @@ async def start_export(
 async def list_exports(
     project_id: FromPath[str], ctx: Ctx, active: FromQuery[bool] = False
 ) -> list[ExportJobOut]:
-    return await exports.list_exports(project_id, active, ctx=ctx)
+    return await exports.list_exports(project_id, active_only=active, ctx=ctx)
 
 
 @get(
@@ -228,7 +230,7 @@ async def get_export(job_id: FromPath[str], ctx: Ctx) -> ExportJobOut:
     ),
 )
 async def report_progress(job_id: FromPath[str], data: JSONBody[ProgressReport], ctx: Ctx) -> ExportJobOut:
-    return await exports.report_progress(job_id, data.progress, data.message, ctx=ctx)
+    return await exports.report_progress(job_id, progress=data.progress, message=data.message, ctx=ctx)
 
 
 @post(
@@ -246,7 +248,7 @@ async def succeed_export(
     job_id: FromPath[str], ctx: Ctx, data: JSONBody[SucceedReport | None] = None
 ) -> ExportJobOut:
     uri = data.output_uri if data else None
-    return await exports.finish_job(job_id, JobStatus.SUCCEEDED, output_uri=uri, ctx=ctx)
+    return await exports.finish_job(job_id, outcome=JobStatus.SUCCEEDED, output_uri=uri, ctx=ctx)
 
 
 @post(
@@ -261,7 +263,7 @@ async def succeed_export(
     ),
 )
 async def fail_export(job_id: FromPath[str], data: JSONBody[FailReport], ctx: Ctx) -> ExportJobOut:
-    return await exports.finish_job(job_id, JobStatus.FAILED, error=data.error, ctx=ctx)
+    return await exports.finish_job(job_id, outcome=JobStatus.FAILED, error=data.error, ctx=ctx)
 
 
 @post(
@@ -276,7 +278,7 @@ async def cancel_export(
     job_id: FromPath[str], ctx: Ctx, data: JSONBody[CancelRequest | None] = None
 ) -> ExportJobOut:
     reason = data.reason if data else None
-    return await exports.finish_job(job_id, JobStatus.CANCELLED, reason=reason, ctx=ctx)
+    return await exports.finish_job(job_id, outcome=JobStatus.CANCELLED, reason=reason, ctx=ctx)
 
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -54,7 +54,7 @@ async def _clip_of(uow: UnitOfWork, clip_id: str) -> ClipRecord:
 
 
 async def add_clip(
-    project_id: str, crop_data: dict[str, Any] | None, *, ctx: Context, if_match: str | None = None
+    project_id: str, *, crop_data: dict[str, Any] | None, ctx: Context, if_match: str | None = None
 ) -> ClipOut:
     _check_crop_data(crop_data)
 
@@ -70,8 +70,8 @@ async def add_clip(
 async def change_clip(
     project_id: str,
     clip_id: str,
-    crop_data: dict[str, Any] | None,
     *,
+    crop_data: dict[str, Any] | None,
     ctx: Context,
     if_match: str | None = None,
 ) -> ClipOut:

@@ -35,7 +35,7 @@ FINISH_ACTIONS: dict[JobStatus, Action] = {
 
 
 async def start_export(
-    project_id: str, job_type: JobType, key: str | None, *, ctx: Context, if_match: str | None = None
+    project_id: str, *, job_type: JobType, key: str | None, ctx: Context, if_match: str | None = None
 ) -> ExportJobOut:
     """Start an export; a `key` (the Idempotency-Key, 1 to `IDEMPOTENCY_KEY_MAX` characters: the
     HTTP layer checks it) seen before for this project answers with the job it started."""
@@ -80,7 +80,7 @@ async def start_export(
     return ExportJobOut.of(await write(ctx, project_id, work, if_match=if_match))
 
 
-async def list_exports(project_id: str, active_only: bool, *, ctx: Context) -> list[ExportJobOut]:
+async def list_exports(project_id: str, *, active_only: bool, ctx: Context) -> list[ExportJobOut]:
     query = select(ExportJob).where(ExportJob.project_id == project_id)
     if active_only:
         query = query.where(col(ExportJob.status).in_(ACTIVE_JOB_STATUSES))
@@ -114,7 +114,7 @@ def _refuse_finished(job: JobRecord) -> None:
     raise JobNotActive(f"The job is {job.status}: it takes no more reports.", job_status=job.status)
 
 
-async def report_progress(job_id: str, progress: float, message: str | None, *, ctx: Context) -> ExportJobOut:
+async def report_progress(job_id: str, *, progress: float, message: str | None, ctx: Context) -> ExportJobOut:
     async def work(uow: UnitOfWork) -> JobRecord:
         job = _job_in(uow, job_id)
         if job.status not in ACTIVE_JOB_STATUSES:
@@ -177,8 +177,8 @@ def _end(uow: UnitOfWork, job: JobRecord, outcome: JobStatus, action: Action) ->
 
 async def finish_job(
     job_id: str,
-    outcome: JobStatus,
     *,
+    outcome: JobStatus,
     ctx: Context,
     output_uri: str | None = None,
     error: str | None = None,
@@ -206,7 +206,7 @@ async def finish_job(
     return ExportJobOut.of(await write(ctx, Target(job_id=job_id), work))
 
 
-async def time_out_job(job_id: str, project_id: str, silent_since: datetime, *, ctx: Context) -> bool:
+async def time_out_job(job_id: str, *, project_id: str, silent_since: datetime, ctx: Context) -> bool:
     """Fail an active job whose last report is older than `silent_since`; False where a report (or
     another replica's sweep) came first. Safe to run from every replica at once."""
     timeout = ctx.settings.job_timeout_s
@@ -223,7 +223,7 @@ async def time_out_job(job_id: str, project_id: str, silent_since: datetime, *, 
     return await write(ctx, project_id, work)
 
 
-async def silent_jobs(silent_since: datetime, limit: int, *, ctx: Context) -> list[tuple[str, str]]:
+async def silent_jobs(*, silent_since: datetime, limit: int, ctx: Context) -> list[tuple[str, str]]:
     """(job id, project id) of active jobs with no report since `silent_since`, oldest first."""
     query = (
         select(ExportJob.id, ExportJob.project_id)

@@ -28,7 +28,7 @@ PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 200
 
 
-async def create_project(name: str, *, ctx: Context) -> ProjectOut:
+async def create_project(*, name: str, ctx: Context) -> ProjectOut:
     if not name.strip():
         raise ValidationFailed("name must contain something other than white space.")
     now = utcnow()
@@ -104,7 +104,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     return moment, project_id
 
 
-async def list_projects(status: str | None, limit: int, cursor: str | None, *, ctx: Context) -> ProjectPage:
+async def list_projects(*, status: str | None, limit: int, cursor: str | None, ctx: Context) -> ProjectPage:
     params: dict[str, object] = {"limit": limit + 1, "owner": ctx.owner, "status": status}
     if cursor is not None:
         params["after_at"], params["after_id"] = _decode_cursor(cursor)

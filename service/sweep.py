@@ -26,9 +26,9 @@ async def sweep_once(*, ctx: Context, now: datetime | None = None) -> int:
     silent_since = (now or utcnow()) - timedelta(seconds=ctx.settings.job_timeout_s)
     ctx = replace(ctx, owner=None, actor=SWEEP_ACTOR)
     failed = 0
-    while batch := await silent_jobs(silent_since, BATCH, ctx=ctx):
+    while batch := await silent_jobs(silent_since=silent_since, limit=BATCH, ctx=ctx):
         for job_id, project_id in batch:
-            if await time_out_job(job_id, project_id, silent_since, ctx=ctx):
+            if await time_out_job(job_id, project_id=project_id, silent_since=silent_since, ctx=ctx):
                 failed += 1
                 log.warning("export job %s of project %s timed out", job_id, project_id)
         if len(batch) < BATCH:

@@ -30,7 +30,7 @@ W = "/v1/webhooks/{webhook_id:str}"
     ),
 )
 async def create_webhook(data: JSONBody[WebhookCreate], ctx: Ctx) -> WebhookCreated:
-    return await endpoints.create_webhook(data, ctx=ctx)
+    return await endpoints.create_webhook(request=data, ctx=ctx)
 
 
 @get("/v1/webhooks", opt=CLIENTS, **documented("listWebhooks", TAG, "List webhooks"))
@@ -64,7 +64,7 @@ async def list_deliveries(
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, QueryParameter(min_length=1)] = None,
 ) -> DeliveryPage:
-    return await endpoints.list_deliveries(webhook_id, limit, cursor, ctx=ctx)
+    return await endpoints.list_deliveries(webhook_id, limit=limit, cursor=cursor, ctx=ctx)
 
 
 @post(

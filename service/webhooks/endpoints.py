@@ -18,7 +18,7 @@ from service.webhooks.tables import DeliveryStatus, WebhookDelivery, WebhookEndp
 from service.webhooks.urls import check_url
 
 
-async def create_webhook(request: WebhookCreate, *, ctx: Context) -> WebhookCreated:
+async def create_webhook(*, request: WebhookCreate, ctx: Context) -> WebhookCreated:
     await check_url(request.url, allow_private=ctx.settings.webhook_allow_private)
     events = list(dict.fromkeys(event.value for event in request.events))
     endpoint = WebhookEndpoint(url=request.url, events=events, secret=new_secret(), owner=ctx.owner)
@@ -71,7 +71,7 @@ def _decode_cursor(cursor: str) -> int:
         raise ValidationFailed("cursor is not one this service gave out.") from None
 
 
-async def list_deliveries(webhook_id: str, limit: int, cursor: str | None, *, ctx: Context) -> DeliveryPage:
+async def list_deliveries(webhook_id: str, *, limit: int, cursor: str | None, ctx: Context) -> DeliveryPage:
     """Newest first."""
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == webhook_id)
     if cursor is not None:

@@ -143,9 +143,9 @@ async def test_a_progress_report_is_three_trips(
         pytest.skip("the trips are SQLite's: PostgreSQL is spoken to over a socket")
     project = await api.framed_project()
     job = await api.start(project["id"], "framing")
-    await report_progress(job["id"], 20.0, None, ctx=ctx)  # opens the connection
+    await report_progress(job["id"], progress=20.0, message=None, ctx=ctx)  # opens the connection
     trips.clear()
-    out = await report_progress(job["id"], 40.0, "encoding", ctx=ctx)
+    out = await report_progress(job["id"], progress=40.0, message="encoding", ctx=ctx)
     assert (out.progress, out.message) == (40.0, "encoding")
     assert trips == ["_run", "_run", "_commit"]
     assert (await api.project(project["id"]))["version"] == project["version"] + 4

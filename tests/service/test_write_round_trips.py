@@ -62,7 +62,7 @@ async def test_a_progress_report_is_two_statements_and_no_transaction(
 ) -> None:
     project = await api.framed_project()
     job = await api.start(project["id"], "framing")
-    out = await report_progress(job["id"], 40.0, "encoding", ctx=ctx)
+    out = await report_progress(job["id"], progress=40.0, message="encoding", ctx=ctx)
     assert (out.status, out.progress, out.message) == ("running", 40.0, "encoding")
     assert sent == ["SELECT project.id,", "WITH compare_and_set"]
     card = await api.project(project["id"])
@@ -74,7 +74,7 @@ async def test_a_write_of_several_statements_is_one_transaction(
     api: Api, ctx: Context, sent: list[str]
 ) -> None:
     project = await api.framed_project()
-    await start_export(project["id"], JobType.FRAMING, None, ctx=ctx)
+    await start_export(project["id"], job_type=JobType.FRAMING, key=None, ctx=ctx)
     # The adapter opens the transaction as it sends the first write (after the listener saw it).
     assert sent == ["SELECT project.id,", "UPDATE project", "BEGIN", "INSERT INTO", "INSERT INTO"]
     assert (await api.project(project["id"]))["status"] == "exporting_framing"
