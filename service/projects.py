@@ -20,8 +20,9 @@ from service.reading import card_of_project, cards_of, page_statement, read_card
 from service.records import PROJECT, ProjectRecord
 from service.schemas import HistoryEntry, ProjectOut, ProjectPage, as_utc
 from service.tables import Project, StatusChange, is_id, new_id, utcnow
-from service.unit_of_work import INSERT_HISTORY, UnitOfWork, announce, write
+from service.unit_of_work import UnitOfWork, announce, write
 from service.webhooks import outbox
+from service.write_statements import INSERT_HISTORY
 
 INSERT_PROJECT = insert(PROJECT)
 PAGE_LIMIT_DEFAULT = 50

@@ -8,19 +8,19 @@ writes the changed jobs and the staged rows. A write that lost a race (the versi
 unique key was taken meanwhile, the database said to retry) is rolled back and run again from
 fresh facts; a change is announced only once it is committed.
 
-Everything here is SQLAlchemy Core on the SQLModel tables, with statements built once: loading a
-project and its active jobs (and, for a worker's report, the job it is about) is one statement.
+Everything here is SQLAlchemy Core on the SQLModel tables, with statements built once
+(service/write_statements.py): loading a project and its active jobs (and, for a worker's report,
+the job it is about) is one statement.
 """
 
 import asyncio
-import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Update, and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Executable
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,11 +42,7 @@ from service.events import Events
 from service.preconditions import if_match_holds
 from service.reading import active_order, visible_to
 from service.records import (
-    ACTIVE_LITERALS,
-    HISTORY,
-    JOB,
     JOB_COLUMNS,
-    PROJECT,
     PROJECT_COLUMNS,
     JobRecord,
     ProjectRecord,
@@ -56,6 +52,19 @@ from service.records import (
 from service.sqlite_driver import MissedRow
 from service.tables import utcnow
 from service.webhooks import outbox
+from service.write_statements import (
+    COMPARE_AND_SET,
+    COMPARE_AND_SET_NOTIFYING,
+    DELETE_PROJECT,
+    DELETE_PROJECT_NOTIFYING,
+    INSERT_HISTORY,
+    INSERT_JOB,
+    LOAD_BY_JOB,
+    LOAD_BY_PROJECT,
+    PROJECT_CHANGES,
+    UPDATE_JOB,
+    with_job_update,
+)
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 60
@@ -66,15 +75,6 @@ RETRY_STEPS of them) before it runs again, so that writers that collided spread 
 log = logging.getLogger("framestate")
 
 ACTIVE = tuple(status.value for status in ACTIVE_JOB_STATUSES)
-_PROJECT_CHANGES = (
-    "status",
-    "version",
-    "updated_at",
-    "clip_count",
-    "framed_clip_count",
-    "working_video_id",
-    "final_video_id",
-)
 
 
 class _LostRace(Exception):
@@ -88,66 +88,6 @@ def facts_of(project: ProjectRecord, active_jobs: Sequence[JobRecord]) -> Facts:
         final_video=project.final_video_id is not None,
         working_video=project.working_video_id is not None,
         framed_clip=project.framed_clip_count > 0,
-    )
-
-
-def _load_statement(by_job: bool) -> Executable:
-    """The project and its active jobs; by job, also the job itself whatever its status. The last
-    column says whether any webhook endpoint exists (the outbox has nothing to do otherwise)."""
-    jobs = JOB.alias("j")
-    columns = (
-        *(PROJECT.c[name] for name in PROJECT_COLUMNS),
-        *(jobs.c[name] for name in JOB_COLUMNS),
-        outbox.ANY_ENDPOINT,
-    )
-    wanted = jobs.c.status.in_(ACTIVE_LITERALS)
-    if not by_job:
-        joined = PROJECT.outerjoin(jobs, and_(jobs.c.project_id == PROJECT.c.id, wanted))
-        return select(*columns).select_from(joined).where(PROJECT.c.id == bindparam("project_id"))
-    target = JOB.alias("t")
-    joined = target.join(PROJECT, PROJECT.c.id == target.c.project_id).outerjoin(
-        jobs, and_(jobs.c.project_id == PROJECT.c.id, or_(wanted, jobs.c.id == target.c.id))
-    )
-    return select(*columns).select_from(joined).where(target.c.id == bindparam("job_id"))
-
-
-LOAD_BY_PROJECT = _load_statement(by_job=False)
-LOAD_BY_JOB = _load_statement(by_job=True)
-COMPARE_AND_SET = update(PROJECT).where(
-    PROJECT.c.id == bindparam("project_id"), PROJECT.c.version == bindparam("read_version")
-)
-DELETE_PROJECT = delete(PROJECT).where(
-    PROJECT.c.id == bindparam("project_id"), PROJECT.c.version == bindparam("read_version")
-)
-NOTIFYING = func.pg_notify(bindparam("channel"), bindparam("payload"))
-COMPARE_AND_SET_NOTIFYING = COMPARE_AND_SET.returning(NOTIFYING)
-DELETE_PROJECT_NOTIFYING = DELETE_PROJECT.returning(NOTIFYING)
-UPDATE_JOB = update(JOB).where(JOB.c.id == bindparam("job_id"))
-INSERT_JOB = insert(JOB)
-INSERT_HISTORY = insert(HISTORY)
-
-
-@functools.cache
-def _with_job_update(columns: tuple[str, ...]) -> Update:
-    """The notifying compare-and-set as a CTE, and the update of `columns` of one job that runs
-    only when the compare-and-set changed its row: one round trip, and one atomic statement, for
-    both on PostgreSQL. Its row count is the job's. Every value is bound by a prefixed name
-    (`cas_`, `project_`, `job_`): SQLAlchemy would read a parameter named like a column of either
-    table as a value to set."""
-    compare_and_set = (
-        update(PROJECT)
-        .where(
-            PROJECT.c.id == bindparam("cas_project_id"),
-            PROJECT.c.version == bindparam("cas_read_version"),
-        )
-        .values({PROJECT.c[name]: bindparam(f"project_{name}") for name in _PROJECT_CHANGES})
-        .returning(NOTIFYING.label("notified"))
-        .cte("compare_and_set")
-    )
-    return (
-        update(JOB)
-        .where(JOB.c.id == bindparam("job_id"), exists(compare_and_set.select()))
-        .values({JOB.c[name]: bindparam(f"job_{name}") for name in columns})
     )
 
 
@@ -364,7 +304,7 @@ class UnitOfWork:
         """On PostgreSQL, the update of a job (when one job changed) travels with the compare-and-set
         in one statement (`_with_job_update`): it is taken off `job_changes`."""
         project = self.project
-        values = {name: getattr(project, name) for name in _PROJECT_CHANGES}
+        values = {name: getattr(project, name) for name in PROJECT_CHANGES}
         notification = events.notification(project.id, project.version, project.owner)
         params = {
             "project_id": project.id,
@@ -377,7 +317,7 @@ class UnitOfWork:
             statement = COMPARE_AND_SET_NOTIFYING
             if len(job_changes) == 1:
                 job_id, changed = job_changes.popitem()
-                statement = _with_job_update(tuple(changed))
+                statement = with_job_update(tuple(changed))
                 params = {
                     "cas_project_id": project.id,
                     "cas_read_version": self.read_version,
