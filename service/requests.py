@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Generator
 from time import perf_counter
 from typing import Any
 
@@ -23,6 +24,17 @@ UNMATCHED = "unmatched"
 """The route label of a request that matched no route (a 404 of an unknown path)."""
 access_log = logging.getLogger(ACCESS_LOGGER)
 log = logging.getLogger("framestate")
+
+
+class _Dropped:
+    """An awaitable that is done at once: the answer to a message that is not sent."""
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield
+
+
+_DROPPED = _Dropped()
 
 
 def request_id_of(headers: Any) -> str:
@@ -53,16 +65,19 @@ class RequestObserver:
         attempt = 1
         dropping = False
 
-        async def send_with_id(message: Message) -> None:
+        def send_with_id(message: Message) -> Awaitable[None]:
+            """Hands back the server's own `send(...)` to await rather than awaiting it here: an event
+            stream's every frame passes through, and a coroutine of our own would cost a frame each."""
             nonlocal status, dropping
             if message["type"] == "http.response.start":
                 if should_retry(scope) and attempt < ATTEMPTS:
                     dropping = True
-                    return
+                    return _DROPPED
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), echoed]
-            if not dropping:
-                await send(message)
+            if dropping:
+                return _DROPPED
+            return send(message)
 
         try:
             while True:

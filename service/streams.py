@@ -29,7 +29,11 @@ async def _frames(
     try:
         yield first
         while True:
-            batch: list[Frame | None] = [await subscriber.queue.get()]
+            first_frame = await subscriber.queue.get()
+            if first_frame is not None and not per_project and subscriber.queue.empty():
+                yield first_frame.data  # the usual case: one frame, nothing to filter or join
+                continue
+            batch: list[Frame | None] = [first_frame]
             while not subscriber.queue.empty():
                 batch.append(subscriber.queue.get_nowait())
             out: list[bytes] = []
