@@ -37,9 +37,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("authorize_connection", "litestar/concurrency.py", "service/auth.py"),
     ),
     ("Litestar: routing, middleware, responses", ("litestar/",)),
-    ("uvicorn and its HTTP parser (httptools or h11)", ("uvicorn/", "h11/", "httptools")),
+    ("uvicorn + h11", ("uvicorn/", "h11/")),
     ("service code itself", ("service/",)),
-    ("event loop, threads", ("asyncio/", "uvloop", "selectors.py", "concurrent/futures/", "threading.py")),
+    ("event loop, threads", ("asyncio/", "selectors.py", "concurrent/futures/", "threading.py")),
 ]
 MARKS: list[tuple[str, tuple[str, ...]]] = [
     ("the ORM, anywhere below", ("sqlalchemy/orm/",)),

@@ -2,7 +2,6 @@
 docs/benchmarks.md."""
 
 import contextlib
-import importlib.util
 import os
 import platform
 import sqlite3
@@ -131,7 +130,7 @@ def machine() -> str:
         for name in (
             "litestar",
             "uvicorn",
-            *(name for name in ("uvloop", "httptools", "h11") if importlib.util.find_spec(name)),
+            "h11",
             "sqlalchemy",
             "sqlmodel",
             "aiosqlite",
@@ -142,16 +141,9 @@ def machine() -> str:
     return (
         f"{cpu}, {os.cpu_count()} cores{memory}; Linux {platform.release()}; "
         f"Python {platform.python_version()} "
-        f"({_server_stack()}); SQLite {sqlite3.sqlite_version}; "
+        f"(asyncio event loop, no uvloop; uvicorn on h11); SQLite {sqlite3.sqlite_version}; "
         f"{' '.join(wrk[:2]) if wrk else 'wrk'}; {versions}"
     )
-
-
-def _server_stack() -> str:
-    """What uvicorn picks with its defaults (`loop="auto"`, `http="auto"`), as both servers run it."""
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    return f"{loop} event loop; uvicorn on {http}"
 
 
 def render(
