@@ -75,19 +75,21 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-async def _postpone_begin(conn: AsyncConnection) -> None:
+async def _postpone_begin(conn: AsyncConnection, info: dict[Any, Any]) -> None:
     driver = (await conn.get_raw_connection()).dbapi_connection
     if isinstance(driver, AsyncAdapt_asyncpg_connection):
-        conn.info[_POSTPONED_BEGIN] = driver.isolation_level
+        info[_POSTPONED_BEGIN] = (driver, driver.isolation_level)
         driver.isolation_level = "autocommit"
 
 
-def _end_postponed(conn: AsyncConnection) -> bool:
-    """Put the connection back as it was; True when a statement that commits by itself was sent."""
-    if _POSTPONED_BEGIN in conn.info:
-        driver: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
-        driver.isolation_level = conn.info.pop(_POSTPONED_BEGIN)
-    return bool(conn.info.pop(_ALONE, False))
+def _end_postponed(info: dict[Any, Any]) -> bool:
+    """Put the driver's connection back as it was; True when a statement that commits by itself
+    was sent. Works on `info` taken while the connection was sound: a broken connection may refuse
+    to be asked for anything."""
+    if (postponed := info.pop(_POSTPONED_BEGIN, None)) is not None:
+        driver, level = postponed
+        driver.isolation_level = level
+    return bool(info.pop(_ALONE, False))
 
 
 async def begin_writes(conn: AsyncConnection, *, alone: bool) -> None:
@@ -102,8 +104,8 @@ async def begin_writes(conn: AsyncConnection, *, alone: bool) -> None:
     if alone:
         conn.info[_ALONE] = True
         return
-    driver: Any = (await conn.get_raw_connection()).dbapi_connection
-    driver.isolation_level = conn.info.pop(_POSTPONED_BEGIN)
+    driver, level = conn.info.pop(_POSTPONED_BEGIN)
+    driver.isolation_level = level
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -152,12 +154,13 @@ class Database:
         commit_sent = False
         try:
             async with self.write_lock or contextlib.nullcontext(), self.write_engine.begin() as conn:
+                info = conn.info
                 if reads_first:
-                    await _postpone_begin(conn)
+                    await _postpone_begin(conn, info)
                 try:
                     yield conn
                 finally:
-                    commit_sent = _end_postponed(conn)
+                    commit_sent = _end_postponed(info)
                 commit_sent = True
         except Exception as exc:
             if commit_sent and is_connection_fault(exc):
