@@ -132,6 +132,11 @@ class Events:
 
     # The writer's side.
 
+    @property
+    def notifies_in_sql(self) -> bool:
+        """Whether a write announces its change in its own SQL (`pg_notify`, on PostgreSQL)."""
+        return self._postgres
+
     def notification(self, project_id: str, version: int | None, owner: str | None) -> dict[str, str] | None:
         """On PostgreSQL, the arguments of the `pg_notify` that announces a change: a write runs it
         in its own compare-and-set statement (`RETURNING pg_notify(...)`), so it costs no round

@@ -27,7 +27,8 @@ log = logging.getLogger("framestate")
 
 
 class _Dropped:
-    """An awaitable that is done at once: the answer to a message that is not sent."""
+    """An awaitable that is done at once: the answer to a message that is not sent. Not a
+    coroutine: awaited directly, as Litestar awaits `send`, it is all that is needed."""
 
     def __await__(self) -> Generator[None, None, None]:
         return

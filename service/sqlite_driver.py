@@ -10,9 +10,12 @@ database's lock. Here:
 - a statement is one trip: the thread opens the cursor, executes, fetches, reads the description,
   row count and last row id, and closes the cursor;
 - after `hold_writes(conn)`, an `INSERT`, `UPDATE` or `DELETE` without `RETURNING` is kept and sent
-  with the next statement that returns rows, or with the COMMIT: each must change exactly one row
-  (else the whole transaction is rolled back and `MissedRow` raised), which is what a unit of
-  work's writes are (the compare-and-set of its project row, its job and clip rows, its history).
+  with the next statement that is not held (a read, a batch, a write with `RETURNING`), or with the
+  COMMIT: each must change exactly one row, which is what a unit of work's writes are (the
+  compare-and-set of its project row, its job and clip rows, its history). Else the whole
+  transaction is rolled back and `MissedRow` raised: on SQLite a write holds the database's lock
+  from its first statement, so the compare-and-set cannot lose a race, and a miss is a bug, not
+  a retry (it is answered as an internal error and logged).
 
 A progress report (`BEGIN IMMEDIATE`, the load, the compare-and-set, the job's update, `COMMIT`)
 goes from about fourteen trips to three. It is SQLAlchemy's own `sqlite+aiosqlite` dialect in

@@ -14,7 +14,6 @@ the job it is about) is one statement.
 """
 
 import asyncio
-import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -49,7 +48,6 @@ from service.records import (
     job_record,
     project_record,
 )
-from service.sqlite_driver import MissedRow
 from service.tables import utcnow
 from service.webhooks import outbox
 from service.write_statements import (
@@ -72,7 +70,6 @@ RETRY_STEP_S = 0.002
 RETRY_STEPS = 10
 """A write that lost its race waits a random time up to RETRY_STEP_S × the attempt's number (at most
 RETRY_STEPS of them) before it runs again, so that writers that collided spread out."""
-log = logging.getLogger("framestate")
 
 ACTIVE = tuple(status.value for status in ACTIVE_JOB_STATUSES)
 
@@ -242,15 +239,19 @@ class UnitOfWork:
             return
         job_changes = self._job_changes()
         history = self._settle() if self._dirty else None
-        alone = (
-            not (self.any_webhook or history or self._new_jobs or self._staged)
-            and len(job_changes) <= 1
-            and (self._dirty or bool(job_changes))
+        fold = self._dirty and events.notifies_in_sql and len(job_changes) == 1
+        statements = (
+            int(self._dirty)
+            + len(job_changes)
+            - int(fold)
+            + int(history is not None)
+            + len(self._new_jobs)
+            + len(self._staged)
         )
-        await begin_writes(self.conn, alone=alone)
+        await begin_writes(self.conn, alone=statements == 1 and not self.any_webhook)
         conn = self.conn
         if self._dirty:
-            await self._compare_and_set(events, job_changes)
+            await self._compare_and_set(events, job_changes, fold=fold)
         if history is not None:
             await conn.execute(INSERT_HISTORY, history)
         for job in self._new_jobs:
@@ -300,9 +301,13 @@ class UnitOfWork:
             "reason": self._accepted.reason,
         }
 
-    async def _compare_and_set(self, events: Events, job_changes: dict[str, dict[str, Any]]) -> None:
-        """On PostgreSQL, the update of a job (when one job changed) travels with the compare-and-set
-        in one statement (`_with_job_update`): it is taken off `job_changes`."""
+    async def _compare_and_set(
+        self, events: Events, job_changes: dict[str, dict[str, Any]], *, fold: bool
+    ) -> None:
+        """With `fold` (PostgreSQL, one job changed), the job's update travels with the
+        compare-and-set in one statement (`with_job_update`) and is taken off `job_changes`. Its
+        row count is the job's: zero when the compare-and-set missed (a job row of a live project
+        is never deleted, so that is the only way to miss it)."""
         project = self.project
         values = {name: getattr(project, name) for name in PROJECT_CHANGES}
         notification = events.notification(project.id, project.version, project.owner)
@@ -315,7 +320,7 @@ class UnitOfWork:
         statement: Executable = COMPARE_AND_SET
         if notification is not None:
             statement = COMPARE_AND_SET_NOTIFYING
-            if len(job_changes) == 1:
+            if fold:
                 job_id, changed = job_changes.popitem()
                 statement = with_job_update(tuple(changed))
                 params = {
@@ -360,7 +365,7 @@ async def write(
                 result = await work(uow)
                 await uow.save(ctx.events)
                 staged = uow.dirty and uow.any_webhook and await outbox.stage_write(conn, uow, ctx=ctx)
-        except (_LostRace, IntegrityError, MissedRow):
+        except (_LostRace, IntegrityError):
             pass
         except DBAPIError as exc:
             if not _is_retryable(exc):

@@ -3,8 +3,10 @@ its own transaction, so there is never a change without its events nor an event 
 
 The write path calls `stage_write` (or `stage_created`) once, after it has saved the change and
 before it commits. Whether any endpoint exists at all is read by the write's own first statement
-(`ANY_ENDPOINT`, a column of the unit of work's load), in the same transaction, so a write costs
-nothing more while no webhook exists, in any number of processes. Otherwise staging costs one
+(`ANY_ENDPOINT`, a column of the unit of work's load; on PostgreSQL read before the write's
+`BEGIN`, as every read of a unit of work is), so a write costs nothing more while no webhook
+exists, in any number of processes. A write that found an endpoint runs its statements in one
+transaction, the events' and deliveries' included. Otherwise staging costs one
 indexed query of the endpoints that want the change's event types; only when one does is the
 project's card read and are rows written.
 """
