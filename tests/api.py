@@ -16,7 +16,7 @@ class Api:
     async def call(self, method: str, path: str, expect: int | None = None, **kwargs: Any) -> httpx.Response:
         response = await self.client.request(method, path, **kwargs)
         if expect is not None:
-            assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
+            assert_status(response, expect)
         return response
 
     async def json(self, method: str, path: str, expect: int, **kwargs: Any) -> JSON:
@@ -84,8 +84,7 @@ class Api:
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> JSON:
     """`response` is problem JSON of `status` and `code`, with a title and a detail; its body."""
-    where = f"{response.request.method} {response.request.url.path}"
-    assert response.status_code == status, f"{where}: {response.status_code} {response.text}"
+    assert_status(response, status)
     assert response.headers["content-type"].startswith("application/problem+json"), response.headers
     body: JSON = response.json()
     assert body["code"] == code, body
@@ -100,6 +99,10 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> JSON:
 def answered(response: httpx.Response, status: int) -> Any:
     """The JSON of `response`, which must have `status` (for the tests that drive a server process
     with a plain httpx client)."""
+    assert_status(response, status)
+    return response.json()
+
+
+def assert_status(response: httpx.Response, status: int) -> None:
     where = f"{response.request.method} {response.request.url.path}"
     assert response.status_code == status, f"{where}: {response.status_code} {response.text}"
-    return response.json()
