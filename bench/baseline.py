@@ -57,6 +57,7 @@ from bench.baseline_sql import (
     progress_sql,
 )
 from service.db import Database
+from service.serving import freeze_heap
 from service.settings import Settings
 
 # Rows to JSON, by hand.
@@ -370,6 +371,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
     app = create_baseline(Settings.from_env())
+    app.on_startup.append(freeze_heap)  # the same process set-up as `framestate serve`
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
 
 

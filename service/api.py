@@ -32,6 +32,7 @@ from service.schemas import (
     SucceedReport,
 )
 from service.session import close_session, open_session
+from service.sse import EventStream
 from service.stream_limits import caller_of
 from service.tables import IDEMPOTENCY_KEY_MAX
 
@@ -292,8 +293,8 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 )
 async def project_events(project_id: FromPath[str], ctx: Ctx, request: Request[Any, Any, Any]) -> Stream:
     """Server-Sent Events: the project now, then the whole project after every committed change."""
-    frames = await streams.project_events(project_id, ctx=ctx, caller=caller_of(request))
-    return Stream(frames, media_type=EVENT_STREAM, headers=SSE_HEADERS)
+    feed = await streams.project_events(project_id, ctx=ctx, caller=caller_of(request))
+    return EventStream(feed, headers=SSE_HEADERS)
 
 
 @get(
@@ -304,8 +305,7 @@ async def project_events(project_id: FromPath[str], ctx: Ctx, request: Request[A
 )
 async def all_events(ctx: Ctx, request: Request[Any, Any, Any]) -> Stream:
     """Server-Sent Events: every committed change of any project, and deletions."""
-    frames = streams.all_events(ctx=ctx, caller=caller_of(request))
-    return Stream(frames, media_type=EVENT_STREAM, headers=SSE_HEADERS)
+    return EventStream(streams.all_events(ctx=ctx, caller=caller_of(request)), headers=SSE_HEADERS)
 
 
 def options_for(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:

@@ -11,7 +11,7 @@ A write stages its announcement inside its own transaction and confirms it after
 Each process loads a changed project's card once, encodes it once as an SSE frame, and hands the
 same bytes to every subscriber that wants it. Loads of one project run one at a time; a change that
 arrives meanwhile triggers one more load, so a burst costs two loads, not one per change, and
-versions only ever go up. A subscriber is a bounded queue: one that falls too far behind is closed
+versions only ever go up. A subscriber's buffer is bounded: one that falls too far behind is closed
 (its client reconnects and starts again from a fresh snapshot), so a slow or vanished client costs
 nothing but its own buffer.
 """
@@ -58,34 +58,60 @@ KEEP_ALIVE = Frame("", 0, None, b": keep-alive\n\n")
 still writes now and then (proxies close idle connections) without a timer per stream."""
 
 
-@dataclass(eq=False, slots=True)
 class Subscriber:
-    """One open event stream: every project (`project_id` None) or one; with auth on, of one owner."""
+    """One open event stream: every project (`project_id` None) or one; with auth on, of one owner.
 
-    project_id: str | None
-    queue: asyncio.Queue[Frame | None]
-    owner: str | None = None
-    closed: bool = False
+    Its frames wait in a plain list until the stream's task takes them all at once, woken by one
+    future: a change costs each subscriber an append and, when its stream was idle, one wake-up."""
+
+    __slots__ = ("_frames", "_waiter", "closed", "limit", "owner", "project_id")
+
+    def __init__(
+        self, project_id: str | None, owner: str | None = None, limit: int = SUBSCRIBER_BUFFER
+    ) -> None:
+        self.project_id = project_id
+        self.owner = owner
+        self.limit = limit
+        self.closed = False
+        self._frames: list[Frame] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        return len(self._frames)
 
     def offer(self, frame: Frame) -> None:
         if self.closed or (self.owner is not None and frame.owner != self.owner and frame is not KEEP_ALIVE):
             return
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self._frames) >= self.limit:
             self.close()
+            return
+        self._frames.append(frame)
+        self._wake()
 
     def close(self) -> None:
-        """End the stream: the reader sees None once it has drained what is queued."""
-        if self.closed:
-            return
-        self.closed = True
-        while True:
+        """End the stream: the reader gets what is already waiting, then nothing more."""
+        if not self.closed:
+            self.closed = True
+            self._wake()
+
+    async def take(self) -> list[Frame]:
+        """Every frame waiting, in order, once there is one; an empty list once the stream is closed
+        and drained."""
+        while not self._frames:
+            if self.closed:
+                return []
+            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                self.queue.put_nowait(None)
-                return
-            except asyncio.QueueFull:
-                self.queue.get_nowait()
+                await self._waiter
+            finally:
+                self._waiter = None
+        frames, self._frames = self._frames, []
+        return frames
+
+    def _wake(self) -> None:
+        if (waiter := self._waiter) is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class Events:
@@ -163,7 +189,7 @@ class Events:
     # The subscriber's side.
 
     def subscribe(self, project_id: str | None, owner: str | None = None) -> Subscriber:
-        subscriber = Subscriber(project_id, asyncio.Queue(self._buffer), owner)
+        subscriber = Subscriber(project_id, owner, self._buffer)
         if project_id is None:
             self._everything.add(subscriber)
         else:

@@ -18,6 +18,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from service import metrics
 from service.db_faults import ATTEMPTS, BACKOFF_S, should_retry
 from service.logs import ACCESS_LOGGER, REQUEST_ID
+from service.sse import forget_body_send, keep_body_send
 
 SANE_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,200}")
 UNMATCHED = "unmatched"
@@ -80,6 +81,7 @@ class RequestObserver:
                 return _DROPPED
             return send(message)
 
+        keep_body_send(scope, send_with_id)
         try:
             while True:
                 await self.app(scope, receive, send_with_id)
@@ -90,6 +92,7 @@ class RequestObserver:
                 attempt += 1
                 dropping = False
         finally:
+            forget_body_send(scope)
             seconds = perf_counter() - started
             ms = round(seconds * 1000, 3)
             route = scope.get("path_template") or UNMATCHED

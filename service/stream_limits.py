@@ -6,7 +6,6 @@ gives it back, and so does the stream being dropped unread (a client gone before
 so no slot outlives its stream. The count is per process.
 """
 
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -60,8 +59,3 @@ class StreamSlots:
                 del self._held[caller]
 
         return give_back
-
-    @staticmethod
-    def tie(stream: object, give_back: Callable[[], None]) -> None:
-        """Give the slot back when `stream` is dropped, should its own cleanup never run."""
-        weakref.finalize(stream, give_back)

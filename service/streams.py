@@ -1,69 +1,85 @@
 """The two Server-Sent Events streams: one project, or every project.
 
 A stream subscribes before it reads its snapshot, so no change falls between the two; after the
-snapshot it skips what the snapshot already showed. Frames queued while a client was slow are sent
-in one write.
+snapshot it skips what the snapshot already showed. Frames that waited while a client was slow are
+sent in one write.
 """
 
-from collections.abc import AsyncIterator, Callable
+import weakref
+from collections.abc import Callable
 
 import msgspec
+from litestar.types import Send
 
 from service import metrics
 from service.context import Context
-from service.events import KEEP_ALIVE, Frame, Subscriber, sse_frame
+from service.events import KEEP_ALIVE, Events, Frame, Subscriber, sse_frame
 from service.projects import get_project
-from service.stream_limits import StreamSlots
+from service.sse import frame_message
 
 RETRY_MS = 1000
 OPENING = f"retry: {RETRY_MS}\n: framestate events\n\n".encode()
 
 
-async def _frames(
-    ctx: Context, subscriber: Subscriber, first: bytes, seen_version: int, give_back: Callable[[], None]
-) -> AsyncIterator[bytes]:
-    """`seen_version` is what the client already has of the one project it follows (0 for all)."""
-    per_project = subscriber.project_id is not None
-    stream = "project" if per_project else "all"
-    metrics.stream_opened(stream)
-    try:
-        yield first
-        while True:
-            first_frame = await subscriber.queue.get()
-            if first_frame is not None and not per_project and subscriber.queue.empty():
-                yield first_frame.data  # the usual case: one frame, nothing to filter or join
-                continue
-            batch: list[Frame | None] = [first_frame]
-            while not subscriber.queue.empty():
-                batch.append(subscriber.queue.get_nowait())
-            out: list[bytes] = []
-            ended = False
-            for frame in batch:
-                if frame is None:
-                    ended = True
-                    break
-                if per_project and frame is not KEEP_ALIVE:
-                    if frame.version is None:
-                        out.append(frame.data)
-                        ended = True
-                        break
-                    if frame.version <= seen_version:
-                        continue
-                    seen_version = frame.version
-                out.append(frame.data)
-            if out:
-                yield b"".join(out)
-            if ended:
-                return
-    finally:
-        metrics.stream_closed(stream)
-        ctx.events.unsubscribe(subscriber)
-        give_back()
+def _end(events: Events, subscriber: Subscriber, give_back: Callable[[], None]) -> None:
+    events.unsubscribe(subscriber)
+    give_back()
 
 
-def _held(stream: AsyncIterator[bytes], give_back: Callable[[], None]) -> AsyncIterator[bytes]:
-    StreamSlots.tie(stream, give_back)
-    return stream
+class Feed:
+    """One open stream. Its subscription and its stream slot end with it, however it ends: after
+    its last frame, or when it is dropped without ever running (a client gone before the first
+    byte)."""
+
+    __slots__ = ("__weakref__", "_end", "_first", "_seen_version", "_subscriber")
+
+    def __init__(
+        self,
+        events: Events,
+        subscriber: Subscriber,
+        first: bytes,
+        seen_version: int,
+        give_back: Callable[[], None],
+    ) -> None:
+        """`seen_version` is what the client already has of the one project it follows (0 for all)."""
+        self._subscriber = subscriber
+        self._first = first
+        self._seen_version = seen_version
+        self._end = weakref.finalize(self, _end, events, subscriber, give_back)
+
+    async def run(self, send: Send) -> None:
+        subscriber = self._subscriber
+        per_project = subscriber.project_id is not None
+        stream = "project" if per_project else "all"
+        metrics.stream_opened(stream)
+        try:
+            await send(frame_message(self._first))
+            while frames := await subscriber.take():
+                if not per_project and len(frames) == 1:
+                    await send(frame_message(frames[0].data))  # the usual case: nothing to filter or join
+                    continue
+                data, ended = self._join(frames, per_project)
+                if data:
+                    await send(frame_message(data))
+                if ended:
+                    return
+        finally:
+            metrics.stream_closed(stream)
+            self._end()
+
+    def _join(self, frames: list[Frame], per_project: bool) -> tuple[bytes, bool]:
+        """The frames to write, as one, and whether the stream ends after them (its project deleted)."""
+        out: list[bytes] = []
+        for frame in frames:
+            if per_project and frame is not KEEP_ALIVE:
+                if frame.version is None:
+                    out.append(frame.data)
+                    return b"".join(out), True
+                if frame.version <= self._seen_version:
+                    continue
+                self._seen_version = frame.version
+            out.append(frame.data)
+        return b"".join(out), False
 
 
 def _subscribe(ctx: Context, project_id: str | None) -> Subscriber:
@@ -73,20 +89,18 @@ def _subscribe(ctx: Context, project_id: str | None) -> Subscriber:
     return subscriber
 
 
-async def project_events(project_id: str, *, ctx: Context, caller: str) -> AsyncIterator[bytes]:
+async def project_events(project_id: str, *, ctx: Context, caller: str) -> Feed:
     give_back = ctx.stream_slots.take(caller)
     subscriber = _subscribe(ctx, project_id)
     try:
         snapshot = await get_project(project_id, db=ctx.db, owner=ctx.owner)
     except BaseException:
-        ctx.events.unsubscribe(subscriber)
-        give_back()
+        _end(ctx.events, subscriber, give_back)
         raise
     first = OPENING + sse_frame("project", msgspec.json.encode(snapshot))
-    return _held(_frames(ctx, subscriber, first, snapshot.version, give_back), give_back)
+    return Feed(ctx.events, subscriber, first, snapshot.version, give_back)
 
 
-def all_events(*, ctx: Context, caller: str) -> AsyncIterator[bytes]:
+def all_events(*, ctx: Context, caller: str) -> Feed:
     give_back = ctx.stream_slots.take(caller)
-    subscriber = _subscribe(ctx, None)
-    return _held(_frames(ctx, subscriber, OPENING, 0, give_back), give_back)
+    return Feed(ctx.events, _subscribe(ctx, None), OPENING, 0, give_back)

@@ -4,7 +4,7 @@ holds at most FRAMESTATE_MAX_STREAMS event streams."""
 import asyncio
 import gc
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -12,7 +12,10 @@ import httpx
 import pytest
 
 from service.auth import Role, mint_token
+from service.events import Events
+from service.settings import Settings
 from service.stream_limits import StreamSlots, TooManyStreams
+from service.streams import Feed
 from tests.api import Api, assert_problem
 from tests.servers import running_server
 from tests.sse import events
@@ -105,17 +108,18 @@ def test_stream_slots_count_per_caller_and_come_back_once() -> None:
     assert slots.held("a") == 0
 
 
-def test_a_stream_dropped_unread_gives_its_slot_back() -> None:
+async def no_card(_project_id: str) -> None:
+    return None
+
+
+def test_a_stream_dropped_unread_gives_its_slot_and_its_subscription_back() -> None:
     slots = StreamSlots(1)
-
-    async def stream() -> AsyncIterator[bytes]:
-        yield b""
-
-    unread = stream()
-    slots.tie(unread, slots.take("a"))
+    hub = Events(Settings(), no_card)
+    unread = Feed(hub, hub.subscribe(None), b"", 0, slots.take("a"))
+    assert (slots.held("a"), hub.subscriber_count) == (1, 1)
     del unread
     gc.collect()
-    assert slots.held("a") == 0
+    assert (slots.held("a"), hub.subscriber_count) == (0, 0)
 
 
 SECRET = "streams-secret-" + "s" * 32
