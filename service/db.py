@@ -68,11 +68,13 @@ def _sqlite_on_reset(dbapi_connection: Any, _record: Any, reset_state: PoolReset
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
+    """The transaction's `BEGIN` travels with its first statement (see `service.sqlite_driver`)."""
     options = conn.get_execution_options()
+    driver = conn.connection.dbapi_connection
     if options.get(_WRITE):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        driver.begin("BEGIN IMMEDIATE")  # type: ignore[union-attr]
     elif not options.get(_ONE_STATEMENT):
-        conn.exec_driver_sql("BEGIN")
+        driver.begin("BEGIN")  # type: ignore[union-attr]
 
 
 async def _postpone_begin(conn: AsyncConnection, info: dict[Any, Any]) -> None:

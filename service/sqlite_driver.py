@@ -9,6 +9,9 @@ database's lock. Here:
 
 - a statement is one trip: the thread opens the cursor, executes, fetches, reads the description,
   row count and last row id, and closes the cursor;
+- a transaction's `BEGIN` (handed to the connection's `begin` by the engine's begin hook) is sent
+  with its first statement, or with its COMMIT when it has none to send before, and not at all
+  when it sends nothing;
 - after `hold_writes(conn)`, an `INSERT`, `UPDATE` or `DELETE` without `RETURNING` is kept and sent
   with the next statement that is not held (a read, a batch, a write with `RETURNING`), or with the
   COMMIT: each must change exactly one row, which is what a unit of work's writes are (the
@@ -17,10 +20,10 @@ database's lock. Here:
   from its first statement, so the compare-and-set cannot lose a race, and a miss is a bug, not
   a retry (it is answered as an internal error and logged).
 
-A progress report (`BEGIN IMMEDIATE`, the load, the compare-and-set, the job's update, `COMMIT`)
-goes from about fourteen trips to three. It is SQLAlchemy's own `sqlite+aiosqlite` dialect in
-every other respect (this is passed to the engine as its DBAPI module), and the benchmark's
-baseline uses the same engines.
+A progress report (`BEGIN IMMEDIATE` with the load, then the compare-and-set and the job's update
+with the `COMMIT`) goes from about fourteen trips to two. It is SQLAlchemy's own `sqlite+aiosqlite`
+dialect in every other respect (this is passed to the engine as its DBAPI module), and the
+benchmark's baseline uses the same engines.
 """
 
 import collections
@@ -66,11 +69,16 @@ def _run_held(cursor: sqlite3.Cursor, held: Held) -> None:
             raise MissedRow(f"{cursor.rowcount} rows changed by: {operation}")
 
 
-def _run(conn: sqlite3.Connection, held: Held, operation: str, parameters: Any, many: bool) -> Outcome:
-    """In the driver's thread: the held writes, then the whole statement, cursor opened and closed.
-    A held write that fails rolls the transaction back: the caller's statement was never run."""
+def _run(
+    conn: sqlite3.Connection, begin: str | None, held: Held, operation: str, parameters: Any, many: bool
+) -> Outcome:
+    """In the driver's thread: the transaction's `BEGIN` if it is still to be sent, the held
+    writes, then the whole statement, cursor opened and closed. A held write that fails rolls the
+    transaction back: the caller's statement was never run."""
     cursor = conn.cursor()
     try:
+        if begin is not None:
+            cursor.execute(begin)
         try:
             _run_held(cursor, held)
         except BaseException:
@@ -86,9 +94,11 @@ def _run(conn: sqlite3.Connection, held: Held, operation: str, parameters: Any, 
         cursor.close()
 
 
-def _commit(conn: sqlite3.Connection, held: Held) -> None:
+def _commit(conn: sqlite3.Connection, begin: str | None, held: Held) -> None:
     cursor = conn.cursor()
     try:
+        if begin is not None:
+            cursor.execute(begin)
         _run_held(cursor, held)
         conn.commit()
     except BaseException:
@@ -151,8 +161,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         held: Held = []
         if adapt._held:
             held, adapt._held = adapt._held, []
+        begin, adapt._begin = adapt._begin, None
         try:
-            self._outcome = await_(adapt._in_thread(_run, held, operation, parameters, many))
+            self._outcome = await_(adapt._in_thread(_run, begin, held, operation, parameters, many))
         except Exception as error:
             adapt._handle_exception(error)
         rows = self._outcome[3]
@@ -163,12 +174,17 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_held",)
+    __slots__ = ("_begin", "_held")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a cursor of the same adapter, narrowed
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._held: Held | None = None
+        self._begin: str | None = None
+
+    def begin(self, statement: str) -> None:
+        """Start a transaction with `statement`, sent with the next trip."""
+        self._begin = statement
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
@@ -181,21 +197,28 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def forget_held(self) -> None:
         """The transaction ended without a COMMIT (SQLAlchemy skips the rollback of a connection in
-        autocommit: the pool's reset rolls it back), so its held writes are void."""
+        autocommit: the pool's reset rolls it back), so its held writes, and its `BEGIN` if it was
+        never sent, are void."""
         self._held = None
+        self._begin = None
 
     def commit(self) -> None:
         held, self._held = self._held, None
+        begin, self._begin = self._begin, None
         if not held:
-            super().commit()
-            return
+            if begin is None:
+                super().commit()
+            return  # else nothing was sent: no transaction to commit
         try:
-            await_(self._in_thread(_commit, held))
+            await_(self._in_thread(_commit, begin, held))
         except Exception as error:
             self._handle_exception(error)
 
     def rollback(self) -> None:
         self._held = None
+        if self._begin is not None:
+            self._begin = None  # never sent: no transaction to roll back
+            return
         super().rollback()
 
 

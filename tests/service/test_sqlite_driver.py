@@ -80,8 +80,32 @@ async def test_a_statement_is_one_trip_with_its_rows_count_and_last_id(
         assert (inserted.rowcount, inserted.lastrowid) == (1, 3)
         changed = await conn.execute(text("UPDATE item SET name = name || '!' WHERE id < 3"))
         assert changed.rowcount == 2
-    assert trips == ["_run", "_run", "_run", "_run", "commit"]
+    assert trips == ["_run", "_run", "_run", "commit"]  # BEGIN IMMEDIATE travels with the INSERT
     assert await names(db) == ["one!", "two!", "three"]
+
+
+async def test_the_begin_travels_with_the_first_statement_which_runs_inside_it(
+    db: Database, trips: list[str]
+) -> None:
+    async with db.writing() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert not driver.in_transaction  # type: ignore[union-attr]
+        assert trips == []
+        assert (await conn.execute(text("SELECT count(*) FROM item"))).scalar_one() == 2
+        assert driver.in_transaction  # type: ignore[union-attr]
+        assert trips == ["_run"]
+
+
+async def test_a_transaction_that_sends_nothing_costs_no_trip(db: Database, trips: list[str]) -> None:
+    async with db.writing():
+        pass
+    with pytest.raises(LookupError):
+        async with db.writing():
+            raise LookupError("refused before any statement")
+    assert trips == []
+    async with db.writing() as conn:
+        await conn.execute(text("UPDATE item SET name = 'after' WHERE id = 1"))
+    assert await names(db) == ["after", "two"]
 
 
 async def test_held_writes_travel_with_the_commit(db: Database, trips: list[str]) -> None:
@@ -89,7 +113,7 @@ async def test_held_writes_travel_with_the_commit(db: Database, trips: list[str]
         await hold_writes(conn)
         assert (await conn.execute(text("UPDATE item SET name = 'uno' WHERE id = 1"))).rowcount == 1
         await conn.execute(text("INSERT INTO item (id, name) VALUES (3, 'tres')"))
-    assert trips == ["_run", "_commit"]  # BEGIN IMMEDIATE, then everything else
+    assert trips == ["_commit"]  # BEGIN IMMEDIATE, the writes and COMMIT, all at once
     assert await names(db) == ["uno", "two", "tres"]
 
 
@@ -98,7 +122,7 @@ async def test_a_read_after_held_writes_sees_them_in_the_same_trip(db: Database,
         await hold_writes(conn)
         await conn.execute(text("DELETE FROM item WHERE id = 2"))
         count = (await conn.execute(text("SELECT count(*) FROM item"))).scalar_one()
-        assert (count, trips) == (1, ["_run", "_run"])
+        assert (count, trips) == (1, ["_run"])
 
 
 @pytest.mark.parametrize(
@@ -134,11 +158,11 @@ async def test_a_write_that_raises_leaves_nothing_held_for_the_next(db: Database
     assert await names(db) == ["one", "kept"]
 
 
-async def test_a_progress_report_is_three_trips(
+async def test_a_progress_report_is_two_trips(
     api: Api, ctx: Context, settings: Settings, trips: list[str]
 ) -> None:
-    """`BEGIN IMMEDIATE`, the load of the job and its project's facts, and the COMMIT carrying the
-    compare-and-set and the job's update."""
+    """`BEGIN IMMEDIATE` with the load of the job and its project's facts, and the COMMIT carrying
+    the compare-and-set and the job's update."""
     if not settings.is_sqlite:
         pytest.skip("the trips are SQLite's: PostgreSQL is spoken to over a socket")
     project = await api.framed_project()
@@ -147,5 +171,5 @@ async def test_a_progress_report_is_three_trips(
     trips.clear()
     out = await report_progress(job["id"], progress=40.0, message="encoding", ctx=ctx)
     assert (out.progress, out.message) == (40.0, "encoding")
-    assert trips == ["_run", "_run", "_commit"]
+    assert trips == ["_run", "_commit"]
     assert (await api.project(project["id"]))["version"] == project["version"] + 4
