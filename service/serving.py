@@ -28,6 +28,7 @@ from service.logs import logging_config
 from service.settings import Settings
 
 APP_FACTORY = f"{__name__}:served_app"
+GC_YOUNG_FACTOR = 10
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 log = logging.getLogger("framestate")
 
@@ -45,12 +46,17 @@ def served_app() -> Litestar:
 
 
 def freeze_heap(_app: Litestar) -> None:
-    """Once the application has started, what it has built (modules, routes, tables, the state
-    machine, the OpenAPI document, pools) lives as long as the process. Frozen, it is out of the
-    cyclic collector's sight: a full collection scans only what requests made since, instead of
-    stalling every request and stream of the process while it walks the whole heap."""
+    """Keep the cyclic garbage collector's full passes short and rare: each stalls every request
+    and stream of the process while it walks the heap. Once the application has started, what it
+    has built (modules, routes, tables, the state machine, the OpenAPI document, pools) lives as
+    long as the process: frozen, it is out of the collector's sight, so a pass walks only what
+    requests made since. Requests leave no reference cycles (everything they make is freed by
+    reference counting), so the young generation is collected ten times less often than Python's
+    default, and the full passes with it."""
     gc.collect()
     gc.freeze()
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young * GC_YOUNG_FACTOR, middle, old)
 
 
 def _drain_on_signals(loop: asyncio.AbstractEventLoop, grace_s: float) -> None:
