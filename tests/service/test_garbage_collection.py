@@ -15,7 +15,7 @@ from litestar import Litestar
 from uvicorn.protocols.http.h11_impl import RequestResponseCycle
 
 from service.app import create_app
-from service.serving import APP_FACTORY
+from service.serving import APP_FACTORY, GC_YOUNG_FACTOR
 from service.settings import Settings
 from tests.api import Api
 from tests.polling import poll
@@ -85,15 +85,18 @@ async def test_served_requests_and_streams_leave_no_reference_cycles(
     assert alive <= 2, f"{alive} of {2 * REQUESTS + 3} finished requests wait for the cyclic collector"
 
 
-async def test_the_served_process_freezes_its_startup_heap(
+async def test_the_served_process_freezes_its_startup_heap_and_collects_less_often(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FRAMESTATE_DATABASE_URL", settings.database_url)
     config = uvicorn.Config(APP_FACTORY, factory=True, port=free_port(), log_config=None, lifespan="on")
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     try:
         async with serving(config):
-            frozen = gc.get_freeze_count()
+            frozen, served_thresholds = gc.get_freeze_count(), gc.get_threshold()
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     assert frozen > 10_000, f"only {frozen} objects frozen"
+    assert served_thresholds == (thresholds[0] * GC_YOUNG_FACTOR, *thresholds[1:])
