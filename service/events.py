@@ -76,10 +76,6 @@ class Subscriber:
         self._frames: list[Frame] = []
         self._waiter: asyncio.Future[None] | None = None
 
-    @property
-    def pending(self) -> int:
-        return len(self._frames)
-
     def offer(self, frame: Frame) -> None:
         if self.closed or (self.owner is not None and frame.owner != self.owner and frame is not KEEP_ALIVE):
             return
