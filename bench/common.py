@@ -21,7 +21,7 @@ SERVER_ENV = {
     "FRAMESTATE_LOG_LEVEL": "WARNING",
     "FRAMESTATE_JOB_TIMEOUT_S": "86400",
     "FRAMESTATE_MAX_STREAMS": "1000",  # the live scenario holds 500 streams from one address
-    "FRAMESTATE_WEBHOOK_ALLOW_PRIVATE": "true",  # the webhook scenarios' receiver is on loopback
+    "FRAMESTATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",  # its receivers are on loopback; nothing else
 }
 
 

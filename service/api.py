@@ -1,6 +1,7 @@
 """The HTTP handlers: each parses, calls one service function, and shapes the answer."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 from litestar import HttpMethod, Request, Response, delete, get, patch, post, route
 from litestar.handlers import HTTPRouteHandler
@@ -12,9 +13,11 @@ from litestar.types import ControllerRouterHandler
 from fsm.jobs import JobStatus
 from service import clips, exports, projects, streams
 from service.auth import ANYONE, CLIENTS, WORKERS
+from service.cursors import Listed
 from service.dependencies import Ctx
+from service.limits import LIST_PAGE_DEFAULT, LIST_PAGE_MAX, PROJECT_PAGE_DEFAULT, PROJECT_PAGE_MAX
 from service.meta_api import META_HANDLERS
-from service.openapi import BODY, EVENT_STREAM, STREAMS, WRITE, documented
+from service.openapi import BODY, EVENT_STREAM, PAGED, STREAMS, WRITE, documented
 from service.preconditions import etag
 from service.schemas import (
     CancelRequest,
@@ -36,6 +39,7 @@ from service.sse import EventStream
 from service.stream_limits import caller_of
 from service.tables import IDEMPOTENCY_KEY_MAX
 
+T = TypeVar("T")
 IfMatch = Annotated[
     str | None,
     HeaderParameter(name="If-Match", description="Refuse (412) unless the project is at this ETag"),
@@ -43,6 +47,22 @@ IfMatch = Annotated[
 IdempotencyKey = Annotated[
     str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=IDEMPOTENCY_KEY_MAX)
 ]
+
+
+ListLimit = Annotated[int, QueryParameter(ge=1, le=LIST_PAGE_MAX, description="Items a page holds at most")]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(min_length=1, description="The next page: from the `Link` header (rel=next) of the last"),
+]
+
+
+def _paged(listed: Listed[T], request: Request[Any, Any, Any]) -> Response[list[T]]:
+    """The page as a plain array; when more remain, `Link: <next page's URL>; rel="next"` (RFC 8288)."""
+    if listed.next_cursor is None:
+        return Response(listed.items)
+    query = [(key, value) for key, value in request.query_params.multi_items() if key != "cursor"]
+    next_url = request.url.with_replacements(query=urlencode([*query, ("cursor", listed.next_cursor)]))
+    return Response(listed.items, headers={"Link": f'<{next_url}>; rel="next"'})
 
 
 def _with_etag(card: ProjectOut, status_code: int = HTTP_200_OK) -> Response[ProjectOut]:
@@ -67,7 +87,7 @@ async def create_project(data: JSONBody[ProjectCreate], ctx: Ctx) -> Response[Pr
 async def list_projects(
     ctx: Ctx,
     status: Annotated[StatusFilter | None, QueryParameter(name="status")] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=projects.PAGE_LIMIT_MAX)] = projects.PAGE_LIMIT_DEFAULT,
+    limit: Annotated[int, QueryParameter(ge=1, le=PROJECT_PAGE_MAX)] = PROJECT_PAGE_DEFAULT,
     cursor: Annotated[str | None, QueryParameter(min_length=1)] = None,
 ) -> ProjectPage:
     return await projects.list_projects(status=status, limit=limit, cursor=cursor, ctx=ctx)
@@ -103,18 +123,28 @@ async def delete_project(project_id: FromPath[str], ctx: Ctx, if_match: IfMatch 
         "getProjectHistory",
         "projects",
         "The status history of a project, oldest first",
-        errors=("not_found",),
+        errors=("validation_error", "not_found"),
     ),
+    response_headers=PAGED,
 )
-async def project_history(project_id: FromPath[str], ctx: Ctx) -> list[HistoryEntry]:
-    return await projects.project_history(project_id, ctx=ctx)
+async def project_history(
+    project_id: FromPath[str],
+    ctx: Ctx,
+    request: Request[Any, Any, Any],
+    limit: ListLimit = LIST_PAGE_DEFAULT,
+    cursor: Cursor = None,
+) -> Response[list[HistoryEntry]]:
+    return _paged(await projects.project_history(project_id, limit=limit, cursor=cursor, ctx=ctx), request)
 
 
 @post(
     "/v1/projects/{project_id:str}/clips",
     opt=CLIENTS,
     **documented(
-        "addClip", "clips", "Add a clip", errors=(*BODY, "not_found", "precondition_failed", *WRITE)
+        "addClip",
+        "clips",
+        "Add a clip",
+        errors=(*BODY, "not_found", "limit_reached", "precondition_failed", *WRITE),
     ),
 )
 async def add_clip(
@@ -157,10 +187,22 @@ async def remove_clip(
 @get(
     "/v1/projects/{project_id:str}/clips",
     opt=CLIENTS,
-    **documented("listClips", "clips", "List the clips of a project, oldest first", errors=("not_found",)),
+    response_headers=PAGED,
+    **documented(
+        "listClips",
+        "clips",
+        "List the clips of a project, oldest first",
+        errors=("validation_error", "not_found"),
+    ),
 )
-async def list_clips(project_id: FromPath[str], ctx: Ctx) -> list[ClipOut]:
-    return await clips.list_clips(project_id, ctx=ctx)
+async def list_clips(
+    project_id: FromPath[str],
+    ctx: Ctx,
+    request: Request[Any, Any, Any],
+    limit: ListLimit = LIST_PAGE_DEFAULT,
+    cursor: Cursor = None,
+) -> Response[list[ClipOut]]:
+    return _paged(await clips.list_clips(project_id, limit=limit, cursor=cursor, ctx=ctx), request)
 
 
 @post(
@@ -203,11 +245,18 @@ async def start_export(
         "List the export jobs of a project, newest first",
         errors=("validation_error", "not_found"),
     ),
+    response_headers=PAGED,
 )
 async def list_exports(
-    project_id: FromPath[str], ctx: Ctx, active: FromQuery[bool] = False
-) -> list[ExportJobOut]:
-    return await exports.list_exports(project_id, active_only=active, ctx=ctx)
+    project_id: FromPath[str],
+    ctx: Ctx,
+    request: Request[Any, Any, Any],
+    active: FromQuery[bool] = False,
+    limit: ListLimit = LIST_PAGE_DEFAULT,
+    cursor: Cursor = None,
+) -> Response[list[ExportJobOut]]:
+    listed = await exports.list_exports(project_id, active_only=active, limit=limit, cursor=cursor, ctx=ctx)
+    return _paged(listed, request)
 
 
 @get(

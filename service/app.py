@@ -18,6 +18,7 @@ from service.db import Database
 from service.dependencies import DEPENDENCIES
 from service.errors import EXCEPTION_HANDLERS
 from service.events import Events
+from service.limits import MAX_BODY_BYTES
 from service.openapi_docs import openapi_config
 from service.page_headers import PAGE_HEADERS
 from service.projects import find_project
@@ -28,8 +29,6 @@ from service.stream_limits import StreamSlots
 from service.sweep import run_sweeps
 from service.webhooks import api as webhooks_api
 from service.webhooks.dispatcher import dispatching
-
-MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -43,7 +42,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         events = Events(settings, partial(find_project, db=db))
         await events.start()
         ctx = app.state.ctx = Context(
-            settings=settings, db=db, events=events, stream_slots=StreamSlots(settings.max_streams)
+            settings=settings,
+            db=db,
+            events=events,
+            stream_slots=StreamSlots(settings.max_streams, settings.max_streams_total),
         )
         sweeper = asyncio.create_task(run_sweeps(ctx))
 

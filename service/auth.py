@@ -22,6 +22,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddleware, Token
 
+from service.tables import OWNER_MAX
+
 TOKEN_TTL = timedelta(days=30)
 """How long a token minted by `framestate token` is good for, unless told otherwise."""
 COOKIE = "framestate_token"
@@ -51,9 +53,10 @@ def _principal_of(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> Princi
         not isinstance(role, str)
         or role not in tuple(Role)
         or not isinstance(token.sub, str)
-        or not token.sub
+        or not 1 <= len(token.sub) <= OWNER_MAX
+        or not token.sub.isprintable()
     ):
-        return None  # answered 401: the token is signed but says nothing we can act on
+        return None  # answered 401: the token is signed but names no caller we could store
     return Principal(token.sub, Role(role))
 
 

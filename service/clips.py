@@ -2,39 +2,42 @@
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, update
+import msgspec
+from sqlalchemy import and_, bindparam, delete, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from fsm.facts import Action, Move
+from service import json_body
 from service.context import Context
-from service.errors import NotFound, ValidationFailed
+from service.cursors import Listed, cursors_for
+from service.errors import LimitReached, NotFound, ValidationFailed
+from service.limits import MAX_CLIPS_PER_PROJECT, MAX_CROP_DATA_BYTES, MAX_CROP_DATA_DEPTH
 from service.projects import visible_project
 from service.records import CLIP, CLIP_COLUMNS, ClipRecord, clip_record
 from service.schemas import ClipOut
 from service.tables import Clip, new_id
 from service.unit_of_work import UnitOfWork, write
 
-MAX_CROP_DATA_DEPTH = 32
 CLIP_OF_PROJECT = core_select(*(CLIP.c[name] for name in CLIP_COLUMNS)).where(
     CLIP.c.id == bindparam("clip_id"), CLIP.c.project_id == bindparam("project_id")
 )
 INSERT_CLIP = insert(CLIP)
 UPDATE_CLIP = update(CLIP).where(CLIP.c.id == bindparam("clip_id"))
 DELETE_CLIP = delete(CLIP).where(CLIP.c.id == bindparam("clip_id"))
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+CLIPS = "clips"
 
 
 def _check_crop_data(crop_data: dict[str, Any] | None) -> None:
-    if crop_data is not None and _depth(crop_data) > MAX_CROP_DATA_DEPTH:
+    if crop_data is None:
+        return
+    if json_body.depth(crop_data) > MAX_CROP_DATA_DEPTH:
         raise ValidationFailed(f"crop_data is nested deeper than {MAX_CROP_DATA_DEPTH} levels.")
+    if len(msgspec.json.encode(crop_data)) > MAX_CROP_DATA_BYTES:
+        raise ValidationFailed(
+            f"crop_data is longer than {MAX_CROP_DATA_BYTES // 1024} KiB as JSON text.",
+            limit=MAX_CROP_DATA_BYTES,
+        )
 
 
 def _clip_move(uow: UnitOfWork, action: Action, *, framed_delta: int, count_delta: int) -> None:
@@ -59,6 +62,11 @@ async def add_clip(
     _check_crop_data(crop_data)
 
     async def work(uow: UnitOfWork) -> ClipRecord:
+        if uow.project.clip_count >= MAX_CLIPS_PER_PROJECT:
+            raise LimitReached(
+                f"A project holds at most {MAX_CLIPS_PER_PROJECT} clips; remove one first.",
+                limit=MAX_CLIPS_PER_PROJECT,
+            )
         clip = ClipRecord(new_id(), uow.project.id, crop_data, uow.now, uow.now)
         uow.stage(INSERT_CLIP, {name: getattr(clip, name) for name in CLIP_COLUMNS})
         _clip_move(uow, Action.CLIP_ADDED, framed_delta=int(crop_data is not None), count_delta=1)
@@ -98,10 +106,20 @@ async def remove_clip(project_id: str, clip_id: str, *, ctx: Context, if_match: 
     await write(ctx, project_id, work, if_match=if_match)
 
 
-async def list_clips(project_id: str, *, ctx: Context) -> list[ClipOut]:
+async def list_clips(project_id: str, *, limit: int, cursor: str | None, ctx: Context) -> Listed[ClipOut]:
+    """Oldest first."""
+    query = select(Clip).where(Clip.project_id == project_id)
+    if cursor is not None:
+        at, clip_id = cursors_for(ctx.settings).after_moment(CLIPS, project_id, cursor)
+        query = query.where(
+            or_(col(Clip.created_at) > at, and_(col(Clip.created_at) == at, col(Clip.id) > clip_id))
+        )
+    query = query.order_by(col(Clip.created_at), col(Clip.id)).limit(limit + 1)
     async with ctx.db.read() as session:
         await visible_project(session, project_id, ctx.owner)
-        rows = await session.exec(
-            select(Clip).where(Clip.project_id == project_id).order_by(col(Clip.created_at), col(Clip.id))
-        )
-        return [ClipOut.of(clip) for clip in rows.all()]
+        rows = [ClipOut.of(clip) for clip in (await session.exec(query)).all()]
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = cursors_for(ctx.settings).encode(CLIPS, project_id, (page[-1].created_at, page[-1].id))
+    return Listed(page, next_cursor)

@@ -36,6 +36,7 @@ class Problem(TypedDict):
     job_id: NotRequired[str]
     job_status: NotRequired[JobStatus]
     current_version: NotRequired[int]
+    limit: NotRequired[int]
     request_id: NotRequired[str]
 
 
@@ -97,6 +98,12 @@ class ProjectBusy(DomainError):
 
 class IdempotencyKeyReused(DomainError):
     status, code, title = 409, "idempotency_key_reused", "Idempotency key reused"
+
+
+class LimitReached(DomainError):
+    """One more would pass a bound of `service/limits.py`; the body's `limit` says which number."""
+
+    status, code, title = 409, "limit_reached", "Limit reached"
 
 
 class PreconditionFailed(DomainError):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert
+from sqlalchemy import and_, bindparam, func, insert, or_
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
@@ -10,6 +10,7 @@ from fsm.facts import START_ACTION_OF, Action, JobType, Move
 from fsm.jobs import ACTIVE_JOB_STATUSES, VIDEO_KIND_OF, JobStatus
 from fsm.status import Status
 from service.context import Context
+from service.cursors import Listed, cursors_for
 from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActive, NotFound
 from service.projects import visible_project
 from service.records import JOB, JOB_COLUMNS, VIDEO, JobRecord, job_record
@@ -27,6 +28,7 @@ HIGHEST_VIDEO_VERSION = core_select(func.max(VIDEO.c.version)).where(
     VIDEO.c.project_id == bindparam("project_id"), VIDEO.c.kind == bindparam("kind")
 )
 INSERT_VIDEO = insert(VIDEO)
+EXPORTS = "exports"
 FINISH_ACTIONS: dict[JobStatus, Action] = {
     JobStatus.SUCCEEDED: Action.JOB_SUCCEEDED,
     JobStatus.FAILED: Action.JOB_FAILED,
@@ -80,14 +82,32 @@ async def start_export(
     return ExportJobOut.of(await write(ctx, project_id, work, if_match=if_match))
 
 
-async def list_exports(project_id: str, *, active_only: bool, ctx: Context) -> list[ExportJobOut]:
+async def list_exports(
+    project_id: str, *, active_only: bool, limit: int, cursor: str | None, ctx: Context
+) -> Listed[ExportJobOut]:
+    """Newest first."""
     query = select(ExportJob).where(ExportJob.project_id == project_id)
     if active_only:
         query = query.where(col(ExportJob.status).in_(ACTIVE_JOB_STATUSES))
-    query = query.order_by(col(ExportJob.created_at).desc(), col(ExportJob.id).desc())
+    if cursor is not None:
+        at, job_id = cursors_for(ctx.settings).after_moment(EXPORTS, project_id, cursor)
+        query = query.where(
+            or_(
+                col(ExportJob.created_at) < at,
+                and_(col(ExportJob.created_at) == at, col(ExportJob.id) < job_id),
+            )
+        )
+    query = query.order_by(col(ExportJob.created_at).desc(), col(ExportJob.id).desc()).limit(limit + 1)
     async with ctx.db.read() as session:
         await visible_project(session, project_id, ctx.owner)
-        return [ExportJobOut.of(job) for job in (await session.exec(query)).all()]
+        rows = [ExportJobOut.of(job) for job in (await session.exec(query)).all()]
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = cursors_for(ctx.settings).encode(
+            EXPORTS, project_id, (page[-1].created_at, page[-1].id)
+        )
+    return Listed(page, next_cursor)
 
 
 async def get_export(job_id: str, *, ctx: Context) -> ExportJobOut:

@@ -11,9 +11,8 @@ from typing import Any
 
 import msgspec
 
-from service.clips import MAX_CROP_DATA_DEPTH
-
-MAX_DEPTH = MAX_CROP_DATA_DEPTH + 1
+from service.limits import MAX_CROP_DATA_DEPTH
+from service.limits import MAX_JSON_DEPTH as MAX_DEPTH
 
 
 class BodyError(ValueError):

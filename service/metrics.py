@@ -101,9 +101,16 @@ for outcome in WEBHOOK_OUTCOMES:
     WEBHOOK_DELIVERIES.labels(outcome)
 
 _http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+STANDARD_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
+OTHER_METHOD = "other"
+"""The method label of any request whose method is not a standard one: a client may send any token
+as a method, and a label value made of what a client sends would be a series per request."""
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """`route` is a route template or one value for every unmatched path, never the raw path."""
+    if method not in STANDARD_METHODS:
+        method = OTHER_METHOD
     key = (method, route, status)
     if (children := _http_children.get(key)) is None:
         children = _http_children[key] = (

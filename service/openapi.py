@@ -5,6 +5,7 @@ example for every request body. Client generators read this document, so it must
 from dataclasses import dataclass
 from typing import Any
 
+from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     Example,
@@ -39,6 +40,8 @@ ADDED_FIELDS: dict[str, tuple[str, ...]] = {
     "project_busy": ("job_id",),
     "job_not_active": ("job_status",),
     "precondition_failed": ("current_version",),
+    "limit_reached": ("limit",),
+    "too_many_streams": ("limit",),
 }
 """The fields of `Problem` each code adds; a test checks this against the answers themselves."""
 
@@ -51,6 +54,15 @@ WRITE = (TooContended.code, UnsupportedMediaType.code, CrossSiteRequest.code)
 """What any write can answer: a race lost every time, and a cookie-authenticated write refused."""
 STREAMS = (TooManyStreams.code,)
 AUTH = ("unauthorized", "forbidden")
+PAGED = [
+    ResponseHeader(
+        name="Link",
+        documentation_only=True,
+        required=False,
+        description='`<URL of the next page>; rel="next"` (RFC 8288) while more items remain.',
+    )
+]
+"""The answer header of a list whose body is a plain array."""
 
 REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     "ProjectCreate": {"name": "Surf trip"},

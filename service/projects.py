@@ -1,10 +1,6 @@
 """Projects: create, read one or a page of cards, delete, and the status history."""
 
-import base64
-import binascii
-import json
 from dataclasses import asdict
-from datetime import datetime
 
 from sqlalchemy import insert
 from sqlmodel import col, select
@@ -14,19 +10,20 @@ from fsm.facts import Action
 from fsm.table import INITIAL
 from service import metrics
 from service.context import Context
+from service.cursors import Listed, cursors_for
 from service.db import Database
 from service.errors import NotFound, ProjectBusy, ValidationFailed
 from service.reading import card_of_project, cards_of, page_statement, read_card, visible_to
 from service.records import PROJECT, ProjectRecord
-from service.schemas import HistoryEntry, ProjectOut, ProjectPage, as_utc
-from service.tables import Project, StatusChange, is_id, new_id, utcnow
+from service.schemas import HistoryEntry, ProjectOut, ProjectPage
+from service.tables import Project, StatusChange, new_id, utcnow
 from service.unit_of_work import UnitOfWork, announce, write
 from service.webhooks import outbox
 from service.write_statements import INSERT_HISTORY
 
 INSERT_PROJECT = insert(PROJECT)
-PAGE_LIMIT_DEFAULT = 50
-PAGE_LIMIT_MAX = 200
+PROJECTS = "projects"
+HISTORY = "history"
 
 
 async def create_project(*, name: str, ctx: Context) -> ProjectOut:
@@ -88,33 +85,19 @@ async def get_project(project_id: str, *, db: Database, owner: str | None) -> Pr
     return found
 
 
-def _encode_cursor(project: ProjectOut) -> str:
-    raw = json.dumps([project.created_at.isoformat(), project.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, project_id = json.loads(raw)
-        moment = as_utc(datetime.fromisoformat(created_at))
-        if not isinstance(project_id, str) or not is_id(project_id):
-            raise TypeError(project_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise ValidationFailed("cursor is not one this service gave out.") from None
-    return moment, project_id
-
-
 async def list_projects(*, status: str | None, limit: int, cursor: str | None, ctx: Context) -> ProjectPage:
     params: dict[str, object] = {"limit": limit + 1, "owner": ctx.owner, "status": status}
     if cursor is not None:
-        params["after_at"], params["after_id"] = _decode_cursor(cursor)
+        params["after_at"], params["after_id"] = cursors_for(ctx.settings).after_moment(PROJECTS, "", cursor)
     query = page_statement(owner=ctx.owner is not None, status=status, after=cursor is not None)
     async with ctx.db.reading() as conn:
         rows = (await conn.execute(query, params)).all()
     items = cards_of(rows)
     page = items[:limit]
-    return ProjectPage(items=page, next_cursor=_encode_cursor(page[-1]) if len(items) > limit else None)
+    next_cursor = None
+    if len(items) > limit:
+        next_cursor = cursors_for(ctx.settings).encode(PROJECTS, "", (page[-1].created_at, page[-1].id))
+    return ProjectPage(items=page, next_cursor=next_cursor)
 
 
 async def delete_project(project_id: str, *, ctx: Context, if_match: str | None = None) -> None:
@@ -129,10 +112,19 @@ async def delete_project(project_id: str, *, ctx: Context, if_match: str | None 
     await write(ctx, project_id, work, if_match=if_match)
 
 
-async def project_history(project_id: str, *, ctx: Context) -> list[HistoryEntry]:
+async def project_history(
+    project_id: str, *, limit: int, cursor: str | None, ctx: Context
+) -> Listed[HistoryEntry]:
+    """Oldest first, by the rows' own sequence."""
+    query = select(StatusChange).where(StatusChange.project_id == project_id)
+    if cursor is not None:
+        after = cursors_for(ctx.settings).after_number(HISTORY, project_id, cursor)
+        query = query.where(col(StatusChange.id) > after)
     async with ctx.db.read() as session:
         await visible_project(session, project_id, ctx.owner)
-        rows = await session.exec(
-            select(StatusChange).where(StatusChange.project_id == project_id).order_by(col(StatusChange.id))
-        )
-        return [HistoryEntry.of(row) for row in rows.all()]
+        rows = list((await session.exec(query.order_by(col(StatusChange.id)).limit(limit + 1))).all())
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = cursors_for(ctx.settings).encode(HISTORY, project_id, page[-1].id or 0)
+    return Listed([HistoryEntry.of(row) for row in page], next_cursor)

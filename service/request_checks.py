@@ -22,7 +22,13 @@ from service import json_body
 from service.errors import NotFound
 from service.tables import is_id
 
-PATH_IDS = {"project_id": "project", "clip_id": "clip", "job_id": "export job"}
+PATH_IDS = {
+    "project_id": "project",
+    "clip_id": "clip",
+    "job_id": "export job",
+    "webhook_id": "webhook",
+    "delivery_id": "delivery",
+}
 
 
 def _body_error(request: Request[Any, Any, Any], key: str, message: str) -> ValidationException:

@@ -1,17 +1,20 @@
 """Settings, read from `FRAMESTATE_*` environment variables and checked when they are built."""
 
+import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_SQLITE_PATH = Path("var") / "framestate.db"
 DEFAULT_MAX_STREAMS = 20
+DEFAULT_MAX_STREAMS_TOTAL = 5000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 JWT_SECRET_MIN_LENGTH = 32
 """An HMAC-SHA256 key of at least 256 bits."""
 _SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 LOG_FORMATS = ("text", "json")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -62,6 +65,22 @@ class Settings:
     """On SIGTERM or SIGINT, the seconds within which the process exits: event streams end at once,
     requests in flight get the rest of it."""
 
+    max_streams_total: int = DEFAULT_MAX_STREAMS_TOTAL
+    """Event streams one process holds at once, whoever the callers."""
+
+    webhook_allow_networks: tuple[str, ...] | None = None
+    """When set, the only addresses webhooks may call: CIDR ranges, private ones included."""
+
+    max_connections: int | None = None
+    """Client connections one process holds at once; past it new ones are closed at once. Unset:
+    what the process's open-file limit leaves after the database pool, the log and a reserve."""
+
+    db_pool_size: int = 10
+    """Database connections a process keeps open (PostgreSQL)."""
+
+    db_max_overflow: int = 10
+    """Connections a process may open beyond the pool under load (PostgreSQL)."""
+
     def __post_init__(self) -> None:
         if not self.database_url.startswith(tuple(f"{d}://" for d in _SUPPORTED_DRIVERS)):
             raise SettingsError(
@@ -80,19 +99,39 @@ class Settings:
             raise SettingsError(
                 f"FRAMESTATE_JWT_SECRET must be at least {JWT_SECRET_MIN_LENGTH} characters long"
             )
-        if self.max_streams < 1:
-            raise SettingsError(f"FRAMESTATE_MAX_STREAMS must be at least 1 (got {self.max_streams!r})")
+        for name, least in (
+            ("max_streams", 1),
+            ("max_streams_total", 1),
+            ("max_connections", 1),
+            ("db_pool_size", 1),
+            ("db_max_overflow", 0),
+        ):
+            value = getattr(self, name)
+            if value is not None and value < least:
+                raise SettingsError(f"FRAMESTATE_{name.upper()} must be at least {least} (got {value!r})")
         for name in ("webhook_retry_base_s", "webhook_max_age_s", "webhook_timeout_s", "shutdown_grace_s"):
             if not getattr(self, name) > 0:
                 raise SettingsError(
                     f"FRAMESTATE_{name.upper()} must be a positive number (got {getattr(self, name)!r})"
                 )
+        try:
+            self.networks_allowed()
+        except ValueError as exc:
+            raise SettingsError(
+                f"FRAMESTATE_WEBHOOK_ALLOW_NETWORKS must be a comma-separated list of CIDR ranges ({exc})"
+            ) from None
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"FRAMESTATE_LOG_FORMAT must be text or json (got {self.log_format!r})")
         if not self.job_timeout_s > 0:
             raise SettingsError(
                 f"FRAMESTATE_JOB_TIMEOUT_S must be a positive number (got {self.job_timeout_s!r})"
             )
+
+    def networks_allowed(self) -> tuple[Network, ...] | None:
+        """`webhook_allow_networks` as networks (kept as text: the settings travel as plain data)."""
+        if self.webhook_allow_networks is None:
+            return None
+        return tuple(ipaddress.ip_network(cidr) for cidr in self.webhook_allow_networks)
 
     @property
     def auth_on(self) -> bool:
@@ -106,37 +145,59 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        if url := env.get("FRAMESTATE_DATABASE_URL"):
-            values["database_url"] = url
-        if level := env.get("FRAMESTATE_LOG_LEVEL"):
-            values["log_level"] = level
-        if secret := env.get("FRAMESTATE_JWT_SECRET"):
-            values["jwt_secret"] = secret
-        if environment := env.get("FRAMESTATE_ENV"):
-            values["env"] = environment
-        if secure := env.get("FRAMESTATE_COOKIE_SECURE"):
-            if secure.lower() not in ("true", "false"):
-                raise SettingsError(f"FRAMESTATE_COOKIE_SECURE must be true or false (got {secure!r})")
-            values["cookie_secure"] = secure.lower() == "true"
-        if streams := env.get("FRAMESTATE_MAX_STREAMS"):
-            try:
-                values["max_streams"] = int(streams)
-            except ValueError:
-                raise SettingsError(
-                    f"FRAMESTATE_MAX_STREAMS must be a whole number (got {streams!r})"
-                ) from None
-        if allow := env.get("FRAMESTATE_WEBHOOK_ALLOW_PRIVATE"):
-            if allow.lower() not in ("true", "false"):
-                raise SettingsError(f"FRAMESTATE_WEBHOOK_ALLOW_PRIVATE must be true or false (got {allow!r})")
-            values["webhook_allow_private"] = allow.lower() == "true"
-        if log_format := env.get("FRAMESTATE_LOG_FORMAT"):
-            values["log_format"] = log_format
-        seconds = ("job_timeout_s", "shutdown_grace_s", "webhook_retry_base_s", "webhook_max_age_s")
-        for key in (*seconds, "webhook_timeout_s"):
+        for key, kind in _KINDS.items():
             name = f"FRAMESTATE_{key.upper()}"
             if raw := env.get(name):
-                try:
-                    values[key] = float(raw)
-                except ValueError:
-                    raise SettingsError(f"{name} must be a number (got {raw!r})") from None
+                values[key] = kind(name, raw)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _text(_name: str, raw: str) -> str:
+    return raw
+
+
+def _boolean(name: str, raw: str) -> bool:
+    if raw.lower() not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false (got {raw!r})")
+    return raw.lower() == "true"
+
+
+def _whole(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number (got {raw!r})") from None
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number (got {raw!r})") from None
+
+
+def _networks(_name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+_KINDS: dict[str, Callable[[str, str], object]] = {
+    "database_url": _text,
+    "log_level": _text,
+    "jwt_secret": _text,
+    "env": _text,
+    "log_format": _text,
+    "cookie_secure": _boolean,
+    "webhook_allow_private": _boolean,
+    "webhook_allow_networks": _networks,
+    "max_streams": _whole,
+    "max_streams_total": _whole,
+    "max_connections": _whole,
+    "db_pool_size": _whole,
+    "db_max_overflow": _whole,
+    "job_timeout_s": _number,
+    "shutdown_grace_s": _number,
+    "webhook_retry_base_s": _number,
+    "webhook_max_age_s": _number,
+    "webhook_timeout_s": _number,
+}
+"""Every setting read from the environment (`FRAMESTATE_` + its name in capitals), and how."""

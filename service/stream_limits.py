@@ -1,4 +1,5 @@
-"""How many event streams one caller may hold at once (`FRAMESTATE_MAX_STREAMS`).
+"""How many event streams one caller may hold at once (`FRAMESTATE_MAX_STREAMS`), and one process
+(`FRAMESTATE_MAX_STREAMS_TOTAL`).
 
 A caller is a token's `sub` with auth on, else the client's address. A slot is taken before a
 stream subscribes and given back when the stream ends, however it ends: the stream's own cleanup
@@ -13,6 +14,7 @@ from litestar.connection import ASGIConnection
 
 from service.auth import principal
 from service.errors import DomainError
+from service.settings import DEFAULT_MAX_STREAMS_TOTAL
 
 
 class TooManyStreams(DomainError):
@@ -28,9 +30,11 @@ def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 
 class StreamSlots:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, total: int = DEFAULT_MAX_STREAMS_TOTAL) -> None:
         self.limit = limit
+        self.total = total
         self._held: dict[str, int] = {}
+        self._held_in_all = 0
 
     def held(self, caller: str) -> int:
         return self._held.get(caller, 0)
@@ -44,7 +48,14 @@ class StreamSlots:
                 "(FRAMESTATE_MAX_STREAMS); close one first.",
                 limit=self.limit,
             )
+        if self._held_in_all >= self.total:
+            raise TooManyStreams(
+                f"This process already holds {self._held_in_all} event streams, the most it serves at once "
+                "(FRAMESTATE_MAX_STREAMS_TOTAL); try again shortly, or another process.",
+                limit=self.total,
+            )
         self._held[caller] = held + 1
+        self._held_in_all += 1
         given_back = False
 
         def give_back() -> None:
@@ -52,6 +63,7 @@ class StreamSlots:
             if given_back:
                 return
             given_back = True
+            self._held_in_all -= 1
             left = self._held[caller] - 1
             if left:
                 self._held[caller] = left

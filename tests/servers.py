@@ -12,6 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = "Application startup complete"
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+"""What the tests let webhooks call: nothing they do may make the service send off this machine."""
+LOOPBACK_ONLY = "127.0.0.0/8,::1/128"
 
 
 def free_port() -> int:

@@ -10,6 +10,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from service.api import options_for
 from service.auth import CLIENTS
 from service.dependencies import Ctx
+from service.limits import PROJECT_PAGE_DEFAULT, PROJECT_PAGE_MAX
 from service.openapi import BODY, WRITE, documented
 from service.webhooks import endpoints
 from service.webhooks.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
@@ -26,7 +27,7 @@ W = "/v1/webhooks/{webhook_id:str}"
         "createWebhook",
         TAG,
         "Create a webhook; the answer shows its signing secret, once",
-        errors=(*BODY, *WRITE),
+        errors=(*BODY, "limit_reached", *WRITE),
     ),
 )
 async def create_webhook(data: JSONBody[WebhookCreate], ctx: Ctx) -> WebhookCreated:
@@ -61,7 +62,7 @@ async def delete_webhook(webhook_id: FromPath[str], ctx: Ctx) -> None:
 async def list_deliveries(
     webhook_id: FromPath[str],
     ctx: Ctx,
-    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    limit: Annotated[int, QueryParameter(ge=1, le=PROJECT_PAGE_MAX)] = PROJECT_PAGE_DEFAULT,
     cursor: Annotated[str | None, QueryParameter(min_length=1)] = None,
 ) -> DeliveryPage:
     return await endpoints.list_deliveries(webhook_id, limit=limit, cursor=cursor, ctx=ctx)

@@ -40,7 +40,8 @@ from service.webhooks.tables import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from service.webhooks.urls import check_url
+from service.webhooks.transport import Transport
+from service.webhooks.urls import TargetRule, checked_target
 
 CONCURRENCY = 32
 MAX_HOLD_S = 0.5
@@ -195,7 +196,8 @@ class Dispatcher:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.timeout_s = ctx.settings.webhook_timeout_s
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), follow_redirects=False)
+        self.rule = TargetRule.of(ctx.settings)
+        self.transport = Transport(self.timeout_s)
         self.attempts: set[asyncio.Task[None]] = set()
         self.finished: list[Attempted] = []
         self.holding_since = 0.0
@@ -269,18 +271,14 @@ class Dispatcher:
 
     async def send(self, claim: Claim) -> tuple[int | None, str | None]:
         """The receiver's status code, and what went wrong (None: delivered)."""
-        if not self.ctx.settings.webhook_allow_private:
-            try:  # the name may resolve elsewhere now than when the webhook was made
-                await check_url(claim.url, allow_private=False)
-            except ValidationFailed as refused:
-                return None, refused.detail
-        headers = signed_headers(claim.secret, claim.event_id, int(time.time()), claim.body)
         try:
-            async with (
-                asyncio.timeout(self.timeout_s),
-                self.client.stream("POST", claim.url, content=claim.body.encode(), headers=headers) as answer,
-            ):
-                status_code = answer.status_code
+            async with asyncio.timeout(self.timeout_s):
+                try:  # the name may resolve elsewhere now than when the webhook was made
+                    target = await checked_target(claim.url, self.rule)
+                except ValidationFailed as refused:
+                    return None, refused.detail
+                headers = signed_headers(claim.secret, claim.event_id, int(time.time()), claim.body)
+                status_code = await self.transport.post(target, claim.body.encode(), headers)
         except TimeoutError:
             return None, f"no answer within {self.timeout_s:g} s"
         except httpx.HTTPError as exc:
@@ -293,7 +291,7 @@ class Dispatcher:
         for task in list(self.attempts):
             task.cancel()
         await asyncio.gather(*self.attempts, return_exceptions=True)
-        await self.client.aclose()
+        await self.transport.close()
 
 
 @contextlib.asynccontextmanager

@@ -1,32 +1,50 @@
 """Webhook endpoints and their delivery logs: create, read, delete, and redeliver. With auth on,
 an endpoint belongs to the client that made it; another client's is as unknown as a missing one."""
 
-import base64
-import binascii
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.context import Context
-from service.errors import NotFound, ValidationFailed
+from service.cursors import cursors_for
+from service.errors import LimitReached, NotFound
+from service.limits import MAX_WEBHOOKS_PER_OWNER
 from service.tables import utcnow
 from service.webhooks.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
 from service.webhooks.signing import new_secret
 from service.webhooks.tables import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookSubscription
-from service.webhooks.urls import check_url
+from service.webhooks.urls import TargetRule, check_url
+
+DELIVERIES = "deliveries"
 
 
 async def create_webhook(*, request: WebhookCreate, ctx: Context) -> WebhookCreated:
-    await check_url(request.url, allow_private=ctx.settings.webhook_allow_private)
+    await check_url(request.url, TargetRule.of(ctx.settings))
     events = list(dict.fromkeys(event.value for event in request.events))
     endpoint = WebhookEndpoint(url=request.url, events=events, secret=new_secret(), owner=ctx.owner)
     async with ctx.db.writing_session() as session:
+        await _refuse_past_limit(session, ctx)
         session.add(endpoint)
         await session.flush()
         session.add_all(WebhookSubscription(endpoint_id=endpoint.id, event_type=event) for event in events)
     return WebhookCreated.of(endpoint)
+
+
+async def _refuse_past_limit(session: AsyncSession, ctx: Context) -> None:
+    """409 when the owner already has the most endpoints allowed. On PostgreSQL the owner's
+    creations queue behind a lock held to COMMIT, so two at once cannot both take the last place;
+    SQLite has one writer at a time anyway."""
+    if not ctx.settings.is_sqlite:
+        await session.exec(select(func.pg_advisory_xact_lock(func.hashtext(f"webhooks:{ctx.owner}"))))
+    owner = col(WebhookEndpoint.owner)
+    owned = select(func.count()).where(owner.is_(None) if ctx.owner is None else owner == ctx.owner)
+    if (await session.exec(owned)).one() >= MAX_WEBHOOKS_PER_OWNER:
+        raise LimitReached(
+            f"An owner may have at most {MAX_WEBHOOKS_PER_OWNER} webhooks; delete one first.",
+            limit=MAX_WEBHOOKS_PER_OWNER,
+        )
 
 
 async def _visible_endpoint(session: AsyncSession, webhook_id: str, owner: str | None) -> WebhookEndpoint:
@@ -57,31 +75,21 @@ async def delete_webhook(webhook_id: str, *, ctx: Context) -> None:
         await session.exec(delete(WebhookEndpoint).where(col(WebhookEndpoint.id) == endpoint.id))
 
 
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.isascii() or not raw.isdigit():
-            raise ValueError(raw)
-        return int(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ValidationFailed("cursor is not one this service gave out.") from None
-
-
 async def list_deliveries(webhook_id: str, *, limit: int, cursor: str | None, ctx: Context) -> DeliveryPage:
     """Newest first."""
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == webhook_id)
     if cursor is not None:
-        query = query.where(col(WebhookDelivery.seq) < _decode_cursor(cursor))
+        query = query.where(
+            col(WebhookDelivery.seq) < cursors_for(ctx.settings).after_number(DELIVERIES, webhook_id, cursor)
+        )
     query = query.order_by(col(WebhookDelivery.seq).desc()).limit(limit + 1)
     async with ctx.db.read() as session:
         await _visible_endpoint(session, webhook_id, ctx.owner)
         rows = list((await session.exec(query)).all())
     page = rows[:limit]
-    next_cursor = _encode_cursor(page[-1].seq or 0) if len(rows) > limit else None
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = cursors_for(ctx.settings).encode(DELIVERIES, webhook_id, page[-1].seq or 0)
     return DeliveryPage(items=[DeliveryOut.of(row) for row in page], next_cursor=next_cursor)
 
 

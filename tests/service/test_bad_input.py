@@ -287,14 +287,30 @@ async def test_body_over_1_mib_is_413(api: Api, method: str, path: str, body: JS
     await refused(api, 413, "payload_too_large", method, world.fill(path), **raw(content))
 
 
-async def test_body_of_exactly_1_mib_is_not_too_large(api: Api) -> None:
+async def test_body_of_exactly_1_mib_is_read_and_judged_by_its_content(api: Api) -> None:
+    """Not 413: its size is allowed; its crop_data is past 64 KiB, which is a bad value (400)."""
     world = await make_world(api)
     content = json.dumps({"crop_data": {"blob": ""}}).encode()
     content = json.dumps({"crop_data": {"blob": "x" * (MIB - len(content))}}).encode()
     assert len(content) == MIB
     path = world.fill("/v1/projects/{project}/clips")
-    response = await api.call("POST", path, 201, **raw(content))
-    assert len(response.json()["crop_data"]["blob"]) == MIB - len(b'{"crop_data": {"blob": ""}}')
+    await refused(api, 400, "validation_error", "POST", path, **raw(content))
+
+
+CROP_DATA_MAX = 64 * 1024
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_crop_data_of_64_kib_is_taken_and_one_byte_more_is_refused(api: Api, method: str) -> None:
+    world = await make_world(api)
+    path = world.fill("/v1/projects/{project}/clips" + ("/{clip}" if method == "PATCH" else ""))
+    blob = "x" * (CROP_DATA_MAX - len(b'{"blob":""}'))
+    taken = await api.json(method, path, 201 if method == "POST" else 200, json={"crop_data": {"blob": blob}})
+    assert taken["crop_data"] == {"blob": blob}
+    problem = await refused(
+        api, 400, "validation_error", method, path, json={"crop_data": {"blob": blob + "y"}}
+    )
+    assert "64 KiB" in problem["detail"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,12 +17,12 @@ from service.auth import Role, mint_token
 from service.settings import Settings
 from tests.api import Api
 from tests.receiver import Receiver, receiving, verify
-from tests.servers import ServerProcess, server_process
+from tests.servers import LOOPBACK, LOOPBACK_ONLY, ServerProcess, server_process
 from tests.service.test_webhooks import list_webhooks
 
 pytestmark = pytest.mark.anyio
 WEBHOOK_ENV = {
-    "FRAMESTATE_WEBHOOK_ALLOW_PRIVATE": "true",
+    "FRAMESTATE_WEBHOOK_ALLOW_NETWORKS": LOOPBACK_ONLY,
     "FRAMESTATE_WEBHOOK_RETRY_BASE_S": "0.05",
     "FRAMESTATE_WEBHOOK_TIMEOUT_S": "2",
 }
@@ -130,7 +130,7 @@ BOB = {"Authorization": f"Bearer {mint_token(SECRET, 'bob', Role.CLIENT)}"}
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    on = replace(settings, jwt_secret=SECRET, webhook_allow_private=True, webhook_retry_base_s=0.05)
+    on = replace(settings, jwt_secret=SECRET, webhook_allow_networks=LOOPBACK, webhook_retry_base_s=0.05)
     async with AsyncTestClient(app=create_app(on)) as client:
         yield Api(client)
 
