@@ -42,6 +42,7 @@ class Received:
 class Receiver:
     answer: Answer
     delay_s: float = 0.0
+    host: str = "127.0.0.1"
     port: int = 0
     received: list[Received] = field(default_factory=list)
     answered: list[tuple[Received, int]] = field(default_factory=list)
@@ -52,7 +53,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -117,9 +118,11 @@ def always(status: int) -> Answer:
 
 
 @asynccontextmanager
-async def receiving(answer: Answer | None = None, *, delay_s: float = 0.0) -> AsyncIterator[Receiver]:
-    receiver = Receiver(answer or always(204), delay_s)
-    server = await asyncio.start_server(receiver._handle, "127.0.0.1", 0)
+async def receiving(
+    answer: Answer | None = None, *, delay_s: float = 0.0, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[Receiver]:
+    receiver = Receiver(answer or always(204), delay_s, host)
+    server = await asyncio.start_server(receiver._handle, host, port)
     receiver.port = server.sockets[0].getsockname()[1]
     try:
         yield receiver

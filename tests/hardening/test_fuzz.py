@@ -6,7 +6,10 @@ Hypothesis throws, against the application in-process with auth on:
   that takes one, authenticated by a Bearer token or by the session cookie, with any content type;
 - arbitrary byte strings at the router as paths (under every route prefix, the board's files
   included), with every method;
-- arbitrary byte strings in every query parameter the service reads, and in every header it reads.
+- arbitrary byte strings in every query parameter the service reads, and in every header it reads;
+- forged and altered cursors on every list that takes one, text of every kind where any id goes
+  (projects, clips, jobs, webhooks, deliveries), and signed tokens whose `sub` is of every length
+  and character class.
 
 Requests are made as an HTTP server hands them to the application: the path arrives percent-encoded
 in `raw_path` and decoded (invalid UTF-8 replaced) in `path`, as uvicorn does; header values hold
@@ -18,10 +21,14 @@ accepted one the world is read again (and rebuilt once its export has finished).
 `FRAMESTATE_FUZZ_EXAMPLES` raises it (`make fuzz-deep`).
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import os
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -61,6 +68,7 @@ BODY_OPERATIONS = [
     ("POST", "/v1/exports/{job}/progress", WORKER),
     ("POST", "/v1/exports/{job}/succeed", WORKER),
     ("POST", "/v1/exports/{job}/fail", WORKER),
+    ("POST", "/v1/webhooks", CLIENT),
 ]
 PATH_PREFIXES = [
     "/",
@@ -77,7 +85,34 @@ PATH_PREFIXES = [
     "/v1/exports/{job}/",
     "/v1/state-machine",
 ]
-QUERY_PATHS = ["/v1/projects", "/v1/projects/{project}/exports"]
+QUERY_PATHS = [
+    "/v1/projects",
+    "/v1/projects/{project}/exports",
+    "/v1/projects/{project}/history",
+    "/v1/projects/{project}/clips",
+    "/v1/webhooks/{webhook}/deliveries",
+]
+LISTS = [*QUERY_PATHS, "/v1/projects/{other}/history"]
+ID_PATHS = [
+    ("GET", "/v1/projects/{id}"),
+    ("DELETE", "/v1/projects/{id}"),
+    ("GET", "/v1/projects/{id}/history"),
+    ("GET", "/v1/projects/{id}/events"),
+    ("PATCH", "/v1/projects/{project}/clips/{id}"),
+    ("DELETE", "/v1/projects/{project}/clips/{id}"),
+    ("GET", "/v1/exports/{id}"),
+    ("POST", "/v1/exports/{id}/cancel"),
+    ("GET", "/v1/webhooks/{id}"),
+    ("DELETE", "/v1/webhooks/{id}"),
+    ("GET", "/v1/webhooks/{id}/deliveries"),
+    ("POST", "/v1/webhooks/{webhook}/deliveries/{id}/redeliver"),
+]
+IDS = st.one_of(
+    st.text(max_size=300),
+    st.text(alphabet="0123456789abcdef", min_size=31, max_size=33),
+    st.binary(max_size=100).map(lambda raw: raw.decode("latin-1")),
+    st.sampled_from(["\x00", "a\x00b", "0" * 32 + "\x00", "%00", "..", "9" * 40, "-1", "é" * 32]),
+)
 QUERY_NAMES = ["status", "limit", "cursor", "active"]
 HEADER_NAMES = [
     "authorization",
@@ -251,8 +286,18 @@ class Target:
         job = self._bearer("POST", f"/v1/projects/{project['id']}/exports", {"type": "framing"})
         self._bearer("POST", f"/v1/exports/{job['id']}/progress", {"progress": 10, "message": "m"}, WORKER)
         other = self._bearer("POST", "/v1/projects", {"name": "Other"})
+        for _ in range(2):
+            self._bearer("POST", f"/v1/projects/{project['id']}/clips", {"crop_data": None})
+        hook = {"url": "http://127.0.0.1:9/hook", "events": ["project.created"]}
+        webhook = self._bearer("POST", "/v1/webhooks", hook)
         self.world = World(
-            {"project": project["id"], "clip": clip["id"], "job": job["id"], "other": other["id"]}
+            {
+                "project": project["id"],
+                "clip": clip["id"],
+                "job": job["id"],
+                "other": other["id"],
+                "webhook": webhook["id"],
+            }
         )
         self.world.versions = self.versions()
 
@@ -284,9 +329,8 @@ class Target:
 
 
 def _run(migrated_settings: Settings, test: Callable[[Target], None]) -> None:
-    from dataclasses import replace
-
-    with TestClient(app=create_app(replace(migrated_settings, jwt_secret=SECRET))) as client:
+    fuzzed = replace(migrated_settings, jwt_secret=SECRET, webhook_allow_networks=("127.0.0.0/8", "::1/128"))
+    with TestClient(app=create_app(fuzzed)) as client:
         target = Target(client)
         target.build()
         test(target)
@@ -392,6 +436,127 @@ def test_no_header_is_a_5xx(migrated_settings: Settings) -> None:
             path = target.fill(template)
             answer = target.call(method, path.encode(), headers=headers, body=body or b"")
             target.check(answer, f"{method} {path} {fuzzed!r}")
+
+        one()
+
+    _run(migrated_settings, fuzz)
+
+
+def _cursor_of(target: Target, path: str) -> str:
+    """A cursor the service made for the list at `path` (a page of one item)."""
+    answer = target.call(
+        "GET",
+        target.fill(path).encode(),
+        query=b"limit=1",
+        headers={"authorization": f"Bearer {CLIENT}".encode()},
+    )
+    if path == "/v1/projects":
+        return str(json.loads(answer.body)["next_cursor"])
+    link = answer.headers.get("link", "")
+    return link.partition("cursor=")[2].partition(">")[0] or "none"
+
+
+@st.composite
+def cursors(draw: st.DrawFn, made: list[str]) -> str:
+    kind = draw(st.sampled_from(["text", "altered", "forged", "other-list"]))
+    if kind == "text":
+        return draw(st.text(max_size=200))
+    if kind == "other-list":
+        return draw(st.sampled_from(made))
+    if kind == "forged":
+        value = draw(JSON_VALUES | st.integers(min_value=-(2**80), max_value=2**80))
+        payload = base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+        return payload + draw(st.sampled_from(["", ".", ".AAAA", "." + payload]))
+    cursor = draw(st.sampled_from(made))
+    at = draw(st.integers(min_value=0, max_value=len(cursor) - 1))
+    return cursor[:at] + draw(st.characters(codec="ascii")) + cursor[at + 1 :]
+
+
+def test_no_cursor_is_a_5xx(migrated_settings: Settings) -> None:
+    def fuzz(target: Target) -> None:
+        made = [
+            _cursor_of(target, path) for path in QUERY_PATHS if path != "/v1/webhooks/{webhook}/deliveries"
+        ]
+
+        @FUZZ_SETTINGS
+        @given(path=st.sampled_from(LISTS), cursor=cursors(made))
+        def one(path: str, cursor: str) -> None:
+            query = b"cursor=" + percent_encoded(cursor.encode(), "")
+            headers = {"authorization": f"Bearer {CLIENT}".encode()}
+            answer = target.call("GET", target.fill(path).encode(), query=query, headers=headers)
+            target.check(answer, f"GET {path}?cursor={cursor!r}")
+            assert answer.status == 400 or cursor in made, (path, cursor, answer.status)
+
+        one()
+
+    _run(migrated_settings, fuzz)
+
+
+def test_no_id_is_a_5xx(migrated_settings: Settings) -> None:
+    def fuzz(target: Target) -> None:
+        @FUZZ_SETTINGS
+        @given(where=st.sampled_from(ID_PATHS), unknown=IDS)
+        def one(where: tuple[str, str], unknown: str) -> None:
+            method, template = where
+            path = template.replace("{id}", "ID")
+            raw_path = target.fill(path).encode().replace(b"ID", percent_encoded(unknown.encode(), ""))
+            headers = {"authorization": f"Bearer {CLIENT}".encode(), "content-type": b"application/json"}
+            body = b'{"crop_data": null}' if method == "PATCH" else b""
+            answer = target.call(method, raw_path, headers=headers, body=body)
+            target.check(answer, f"{method} {raw_path[:200]!r}")
+            if unknown.strip("/") and "/" not in unknown and unknown not in target.world.ids.values():
+                assert answer.status in (404, 405), (raw_path, answer)
+
+        one()
+
+    _run(migrated_settings, fuzz)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signed(claims: dict[str, Any]) -> str:
+    """An HS256 token signed with the service's secret, whatever its claims."""
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    signing_input = f"{header}.{_b64(json.dumps(claims).encode())}"
+    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+SUBS = st.one_of(
+    st.text(max_size=400),
+    st.text(min_size=190, max_size=210),
+    st.text(alphabet=st.characters(codec="utf-8", categories=["Cc", "Cf", "Zl", "Zp", "Co"]), max_size=20),
+    st.integers(),
+    st.none(),
+    JSON_VALUES,
+)
+
+
+def test_no_token_claim_is_a_5xx(migrated_settings: Settings) -> None:
+    def fuzz(target: Target) -> None:
+        @FUZZ_SETTINGS
+        @given(
+            sub=SUBS,
+            role=st.sampled_from(["client", "worker"]),
+            request=st.sampled_from(HEADER_TARGETS),
+            by_cookie=st.booleans(),
+        )
+        def one(sub: Any, role: str, request: tuple[str, str, bytes | None], by_cookie: bool) -> None:
+            token = signed({"sub": sub, "role": role, "exp": int(time.time()) + 600})
+            method, template, body = request
+            headers = {"content-type": b"application/json"}
+            if by_cookie:
+                headers["cookie"] = f"framestate_token={token}".encode()
+            else:
+                headers["authorization"] = f"Bearer {token}".encode()
+            path = target.fill(template)
+            answer = target.call(method, path.encode(), headers=headers, body=body or b"")
+            target.check(answer, f"{method} {path} sub={sub!r}")
+            fits = isinstance(sub, str) and 1 <= len(sub) <= 200 and sub.isprintable()
+            if not fits and template.startswith("/v1/") and template != "/v1/session":
+                assert answer.status == 401, (sub, answer.status)
 
         one()
 

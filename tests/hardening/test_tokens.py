@@ -138,3 +138,37 @@ async def test_a_signed_token_with_claims_of_the_wrong_types_is_401(
     token = _signed(**changes)
     for headers in ({"Authorization": f"Bearer {token}"}, {"Cookie": f"framestate_token={token}"}):
         assert_problem(await api.call("GET", "/v1/projects", headers=headers), 401, "unauthorized")
+
+
+BAD_SUBS = {
+    "empty": "",
+    "201-characters": "a" * 201,
+    "10000-characters": "a" * 10_000,
+    "nul": "ali\x00ce",
+    "newline": "alice\nbob",
+    "escape": "\x1b[31malice",
+    "delete": "alice\x7f",
+    "line-separator": "alice\u2028",
+}
+
+
+@pytest.mark.parametrize("sub", list(BAD_SUBS.values()), ids=list(BAD_SUBS))
+async def test_a_token_whose_sub_is_not_1_to_200_printable_characters_is_401(api: Api, sub: str) -> None:
+    token = _signed(sub=sub)
+    for headers in ({"Authorization": f"Bearer {token}"}, {"Cookie": f"framestate_token={token}"}):
+        for method, path, body in (("GET", "/v1/projects", None), ("POST", "/v1/projects", {"name": "x"})):
+            response = await api.call(method, path, json=body, headers=headers)
+            assert_problem(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize("sub", ["a", "a" * 200, "Zoë Ålander", "svc:render-worker/7", "アリス"])
+async def test_a_sub_of_1_to_200_printable_characters_is_taken_and_owns_its_projects(
+    api: Api, sub: str
+) -> None:
+    headers = {"Authorization": f"Bearer {_signed(sub=sub)}"}
+    created = await api.json("POST", "/v1/projects", 201, json={"name": "Mine"}, headers=headers)
+    assert [p["id"] for p in (await api.json("GET", "/v1/projects", 200, headers=headers))["items"]] == [
+        created["id"]
+    ]
+    history = (await api.call("GET", f"/v1/projects/{created['id']}/history", 200, headers=headers)).json()
+    assert history[0]["actor"] == sub
