@@ -6,9 +6,11 @@ locks them with `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite has one process a
 no two processes attempt one delivery at once; a process that dies mid-attempt leaves a lease that
 runs out, and the delivery is attempted again. Only the first pending delivery of an endpoint and
 project can be claimed, so a later event waits while an earlier one is pending. Attempts run
-concurrently, at most `CONCURRENCY` at once, each bounded by the timeout, so one slow endpoint
-holds one slot, never the others' deliveries. The outcomes of finished attempts are written
-together, in the transaction of the next claim.
+concurrently, at most `CONCURRENCY` at once, each bounded by the timeout. Sending is fair: one
+endpoint holds at most `ENDPOINT_SHARE` of the slots and one owner's endpoints together at most
+`OWNER_SHARE`, so endpoints that hang (each attempt holding its slot until the timeout) leave
+slots free for other owners and for the owner's other endpoints. The outcomes of finished
+attempts are written together, in the transaction of the next claim.
 """
 
 import asyncio
@@ -16,10 +18,11 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, literal_column, or_, update
@@ -43,7 +46,11 @@ from service.webhooks.tables import (
 from service.webhooks.transport import Transport
 from service.webhooks.urls import TargetRule, checked_target
 
-CONCURRENCY = 32
+CONCURRENCY = 128
+OWNER_SHARE = CONCURRENCY // 4
+ENDPOINT_SHARE = CONCURRENCY // 16
+"""With these, three owners whose every endpoint hangs still leave a quarter of the slots to the
+others, and an owner's own healthy endpoints keep a slot while three of its endpoints hang."""
 MAX_HOLD_S = 0.5
 """While more than half the slots are busy, the dispatcher holds back writing outcomes and claiming
 more until the slots free up, so that one transaction serves many attempts; but never longer than
@@ -68,6 +75,8 @@ class Claim:
     body: str
     url: str
     secret: str
+    endpoint_id: str
+    owner: str | None
 
 
 def retry_wait(attempts: int, base_s: float) -> float:
@@ -92,8 +101,68 @@ async def any_due(*, ctx: Context) -> bool:
     return bool(found)
 
 
-async def claim_due(session: AsyncSession, limit: int, now: datetime, *, ctx: Context) -> list[Claim]:
-    """Lease up to `limit` due deliveries, each the first pending one of its endpoint and project."""
+class Shares:
+    """The slots each endpoint and owner holds in this process, and what room they have left."""
+
+    def __init__(self) -> None:
+        self.by_endpoint: Counter[str] = Counter()
+        self.by_owner: Counter[str | None] = Counter()
+
+    def full(self) -> tuple[list[str], list[str | None]]:
+        return (
+            [endpoint for endpoint, held in self.by_endpoint.items() if held >= ENDPOINT_SHARE],
+            [owner for owner, held in self.by_owner.items() if held >= OWNER_SHARE],
+        )
+
+    def pick(self, found: Sequence[tuple[int, str, str | None]]) -> list[int]:
+        """The `(seq, endpoint, owner)` of `found`, in order, that fit in the room left."""
+        endpoints, owners = Counter(self.by_endpoint), Counter(self.by_owner)
+        picked = []
+        for seq, endpoint_id, owner in found:
+            if endpoints[endpoint_id] < ENDPOINT_SHARE and owners[owner] < OWNER_SHARE:
+                endpoints[endpoint_id] += 1
+                owners[owner] += 1
+                picked.append(seq)
+        return picked
+
+    def hold(self, claim: Claim) -> None:
+        self.by_endpoint[claim.endpoint_id] += 1
+        self.by_owner[claim.owner] += 1
+
+    def give_back(self, claim: Claim) -> None:
+        _less(self.by_endpoint, claim.endpoint_id)
+        _less(self.by_owner, claim.owner)
+
+
+K = TypeVar("K")
+
+
+def _less(counter: Counter[K], key: K) -> None:
+    if counter[key] > 1:
+        counter[key] -= 1
+    else:
+        del counter[key]
+
+
+def _not_full(shares: Shares) -> list[ColumnElement[bool]]:
+    full_endpoints, full_owners = shares.full()
+    conditions: list[ColumnElement[bool]] = []
+    if full_endpoints:
+        conditions.append(col(WebhookDelivery.endpoint_id).not_in(full_endpoints))
+    owner = col(WebhookEndpoint.owner)
+    if None in full_owners:
+        conditions.append(owner.is_not(None))
+    if named := [o for o in full_owners if o is not None]:
+        conditions.append(or_(owner.is_(None), owner.not_in(named)))
+    return conditions
+
+
+async def claim_due(
+    session: AsyncSession, limit: int, now: datetime, shares: Shares, *, ctx: Context
+) -> tuple[list[Claim], bool]:
+    """Lease up to `limit` due deliveries, each the first pending one of its endpoint and project,
+    within the room each endpoint and owner has left; True with them when some were left for lack
+    of room (a claim right away would find others)."""
     delivery, earlier = WebhookDelivery, aliased(WebhookDelivery)
     waits_behind = exists().where(
         col(earlier.endpoint_id) == col(delivery.endpoint_id),
@@ -102,17 +171,19 @@ async def claim_due(session: AsyncSession, limit: int, now: datetime, *, ctx: Co
         col(earlier.seq) < col(delivery.seq),
     )
     due = (
-        select(delivery.seq)
-        .where(_is_due(now), ~waits_behind)
+        select(delivery.seq, delivery.endpoint_id, WebhookEndpoint.owner)
+        .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(delivery.endpoint_id))
+        .where(_is_due(now), ~waits_behind, *_not_full(shares))
         .order_by(col(delivery.seq))
         .limit(limit)
         .with_for_update(skip_locked=True, of=delivery)
     )
     token = new_id()
     lease_until = now + timedelta(seconds=ctx.settings.webhook_timeout_s + LEASE_MARGIN_S)
-    seqs = list((await session.exec(due)).all())
+    found = [(seq or 0, endpoint_id, owner) for seq, endpoint_id, owner in (await session.exec(due)).all()]
+    seqs = shares.pick(found)
     if not seqs:
-        return []
+        return [], bool(found)
     await session.exec(
         update(WebhookDelivery)
         .where(col(WebhookDelivery.seq).in_(seqs))
@@ -125,10 +196,22 @@ async def claim_due(session: AsyncSession, limit: int, now: datetime, *, ctx: Co
         .where(col(WebhookDelivery.seq).in_(seqs))
         .order_by(col(WebhookDelivery.seq))
     )
-    return [
-        Claim(d.id, token, d.attempts, d.expires_at, e.id, e.body, endpoint.url, endpoint.secret)
+    claims = [
+        Claim(
+            d.id,
+            token,
+            d.attempts,
+            d.expires_at,
+            e.id,
+            e.body,
+            endpoint.url,
+            endpoint.secret,
+            endpoint.id,
+            endpoint.owner,
+        )
         for d, e, endpoint in rows.all()
     ]
+    return claims, len(seqs) < len(found)
 
 
 async def release_leases(*, ctx: Context) -> None:
@@ -201,6 +284,7 @@ class Dispatcher:
         self.attempts: set[asyncio.Task[None]] = set()
         self.finished: list[Attempted] = []
         self.holding_since = 0.0
+        self.shares = Shares()
 
     async def run(self) -> None:
         wake = self.ctx.webhooks.wake
@@ -222,34 +306,38 @@ class Dispatcher:
                     continue
             self.holding_since = 0.0
             claims: list[Claim] = []
+            more = False
             try:
-                claims = await self.record_and_claim(free)
+                claims, more = await self.record_and_claim(free)
             except Exception:  # the dispatcher must outlive a database hiccup
                 log.exception("could not record or claim webhook deliveries; trying again")
             for claim in claims:
+                self.shares.hold(claim)
                 task = asyncio.create_task(self.attempt(claim))
                 self.attempts.add(task)
                 task.add_done_callback(self._attempt_done)
-            if claims and len(claims) == free:
+            if more or (claims and len(claims) == free):
                 continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(IDLE_POLL_S):
                     await wake.wait()
 
-    async def record_and_claim(self, free: int) -> list[Claim]:
+    async def record_and_claim(self, free: int) -> tuple[list[Claim], bool]:
         """Write every finished attempt and claim what is due, in one transaction: at a thousand
         deliveries a second, a transaction per attempt would keep the one SQLite writer busy. An
         idle dispatcher only reads. Attempts whose batch fails to be written are attempted again
         once their leases run out."""
         done, self.finished = self.finished, []
         if not done and (free <= 0 or not await any_due(ctx=self.ctx)):
-            return []
+            return [], False
         now = utcnow()
         outcomes = [outcome_of(attempted, now, self.ctx.settings.webhook_retry_base_s) for attempted in done]
         async with self.ctx.db.writing_session() as session:
             if outcomes:
                 await (await session.connection()).execute(RECORD, [row for _, row in outcomes])
-            claims = await claim_due(session, free, now, ctx=self.ctx) if free > 0 else []
+            claims, more = (
+                await claim_due(session, free, now, self.shares, ctx=self.ctx) if free > 0 else ([], False)
+            )
         for attempted, (outcome, _) in zip(done, outcomes, strict=True):
             metrics.webhook_attempt(outcome)
             log.info(
@@ -259,14 +347,17 @@ class Dispatcher:
                 outcome,
                 attempted.error or "ok",
             )
-        return claims
+        return claims, more
 
     def _attempt_done(self, task: asyncio.Task[None]) -> None:
         self.attempts.discard(task)
         self.ctx.webhooks.wake.set()  # its outcome is to be written; the next delivery may be due
 
     async def attempt(self, claim: Claim) -> None:
-        status_code, error = await self.send(claim)
+        try:
+            status_code, error = await self.send(claim)
+        finally:
+            self.shares.give_back(claim)
         self.finished.append(Attempted(claim, status_code, error))
 
     async def send(self, claim: Claim) -> tuple[int | None, str | None]:

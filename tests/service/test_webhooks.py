@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.settings import Settings
-from service.webhooks.dispatcher import CONCURRENCY
+from service.webhooks.dispatcher import ENDPOINT_SHARE
 from tests.api import JSON, Api, assert_problem
 from tests.metrics import Samples, parse, value
 from tests.polling import poll
@@ -333,11 +333,12 @@ async def test_a_hanging_and_a_deaf_receiver_do_not_hold_up_the_others(settings:
         assert len({r.id for r in hanging.received}) == 5
 
 
-async def test_most_slots_hanging_hold_back_neither_records_nor_other_deliveries(settings: Settings) -> None:
-    """Twenty projects' deliveries hang (more than half the dispatcher's slots) for far longer than
-    the contract's second: the healthy endpoint's deliveries still go out and are recorded."""
+async def test_a_hanging_endpoint_holds_its_share_of_slots_and_no_more(settings: Settings) -> None:
+    """Twenty projects' deliveries to one endpoint hang for far longer than the contract's second:
+    the endpoint holds its share of the dispatcher's slots, the rest wait, and the healthy
+    endpoint's deliveries still go out and are recorded."""
     app = create_app(webhook_settings(settings, webhook_timeout_s=60.0))
-    hung = CONCURRENCY // 2 + 4
+    hung = ENDPOINT_SHARE + 12
     async with (
         AsyncTestClient(app=app) as client,
         receiving(always(HANG)) as hanging,
@@ -347,7 +348,7 @@ async def test_most_slots_hanging_hold_back_neither_records_nor_other_deliveries
         await subscribe(api, hanging.url, ["project.created"])
         for name in range(hung):
             await api.create_project(f"hung {name}")
-        await hanging.wait_until(lambda r: len(r.received) == hung, within_s=10)
+        await hanging.wait_until(lambda r: len(r.received) == ENDPOINT_SHARE, within_s=10)
         webhook = await subscribe(api, healthy.url, ["project.created"])
         for name in range(3):
             await api.create_project(f"healthy {name}")
@@ -358,6 +359,7 @@ async def test_most_slots_hanging_hold_back_neither_records_nor_other_deliveries
             timeout_s=10,
         )
         assert len(log) == 3  # within seconds, while the hanging attempts have a minute to go
+        assert len(hanging.received) == ENDPOINT_SHARE
 
 
 async def test_past_max_age_a_delivery_fails_and_redelivery_sends_it_again(settings: Settings) -> None:
