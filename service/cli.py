@@ -24,6 +24,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from service.connection_budget import refusal
     from service.migrations import upgrade
     from service.serving import serve
 
@@ -36,6 +39,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "process (set FRAMESTATE_DATABASE_URL to postgresql+asyncpg://..., or serve one worker)",
             file=sys.stderr,
         )
+        return 2
+    if args.workers > 1 and (refused := asyncio.run(refusal(settings, args.workers))):
+        print(f"framestate: {refused}", file=sys.stderr)
         return 2
     if not settings.auth_on:
         if not _is_loopback(args.host):

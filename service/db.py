@@ -40,9 +40,8 @@ _ONE_STATEMENT = "framestate_one_statement"
 _POSTPONED_BEGIN = "framestate_postponed_begin"
 _ALONE = "framestate_alone"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-POSTGRES_POOL_SIZE = 10
-POSTGRES_POOL_OVERFLOW = 20
-"""Connections a process keeps open to PostgreSQL, and how many more it may open under load."""
+POOL_TIMEOUT_S = 5.0
+"""How long a request waits for a free connection of the pool before it is answered 503."""
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -116,14 +115,22 @@ def create_engine(settings: Settings) -> AsyncEngine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, module=sqlite_driver.dbapi(), pool_reset_on_return=None, skip_autocommit_rollback=True
+            url,
+            module=sqlite_driver.dbapi(),
+            pool_reset_on_return=None,
+            skip_autocommit_rollback=True,
+            pool_timeout=POOL_TIMEOUT_S,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine.pool, "reset", _sqlite_on_reset)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         return engine
     return create_async_engine(
-        url, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_OVERFLOW, pool_pre_ping=False
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=POOL_TIMEOUT_S,
+        pool_pre_ping=False,
     )
 
 

@@ -18,11 +18,13 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 ATTEMPTS = 3
 BACKOFF_S = 0.1
-CONNECTION_SQLSTATES = ("57P01", "57P02", "57P03")  # admin shutdown, crash shutdown, cannot connect now
-"""With class 08 (connection exception): the states in which the session is gone."""
+CONNECTION_SQLSTATES = ("57P01", "57P02", "57P03", "53300")
+"""With class 08 (connection exception): the states in which the session is gone or was never had:
+admin shutdown, crash shutdown, cannot connect now, too many connections."""
 FAULT_KEY = "framestate.connection_fault"
 log = logging.getLogger("framestate")
 
@@ -45,6 +47,21 @@ def is_connection_fault(exc: BaseException) -> bool:
             return True
         current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return False
+
+
+def is_pool_exhausted(exc: BaseException) -> bool:
+    """No connection of the pool was free in time: running the request again would only wait as
+    long once more, so it is answered 503 at once."""
+    return isinstance(exc, PoolTimeout)
+
+
+def log_failure(logger: logging.Logger, message: str, exc: BaseException) -> None:
+    """Log a background task's failure: a database that is away or full in one line (it is
+    expected, and says all there is to say), anything else with its traceback (it is a bug)."""
+    if is_connection_fault(exc) or is_pool_exhausted(exc):
+        logger.warning("%s: the database is unavailable (%s)", message, type(exc).__name__)
+    else:
+        logger.error(message, exc_info=exc)
 
 
 def mark_connection_fault(scope: Any) -> None:

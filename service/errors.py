@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from fsm.facts import Action
 from fsm.jobs import JobStatus
 from fsm.status import Status
-from service.db_faults import is_connection_fault, mark_connection_fault
+from service.db_faults import is_connection_fault, is_pool_exhausted, mark_connection_fault
 from service.logs import REQUEST_ID
 
 
@@ -181,6 +181,11 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    if is_pool_exhausted(exc):
+        log.warning("no database connection free in time on %s %s", request.method, request.url.path)
+        return domain_error_handler(
+            request, DatabaseUnavailable("Every database connection is busy; try again shortly.")
+        )
     if is_connection_fault(exc):
         mark_connection_fault(request.scope)
         log.warning("database connection fault on %s %s: %s", request.method, request.url.path, exc)

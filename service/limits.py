@@ -21,3 +21,9 @@ PROJECT_PAGE_MAX = 200
 """`GET /v1/projects` and a webhook's deliveries: pages of cards or attempts."""
 LIST_PAGE_DEFAULT = LIST_PAGE_MAX = 1000
 """A project's history, clips and exports: whole lists for nearly every project, pages past that."""
+
+WEBHOOK_SLOTS = 128
+"""Webhook attempts one process makes at once (each holds a connection to its receiver)."""
+RESERVED_FILES = 64
+"""Open files a process keeps for itself beyond its client connections, database connections and
+webhook attempts: the log, SQLite's files, the event loop, the metrics of several workers."""

@@ -46,6 +46,37 @@ class JsonFormatter(logging.Formatter):
         return msgspec.json.encode(line, enc_hook=str).decode()
 
 
+REPEAT_WINDOW_S = 1.0
+REPEAT_KEYS_MAX = 1000
+
+
+class RepeatFilter(logging.Filter):
+    """A warning or error logged again and again (the same message template from the same logger,
+    as under a flood of connections or a database that turns them away) is written once a second:
+    the first of each second passes, the others are counted, and the next that passes says how many
+    were left out. Below WARNING every record passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = record.created
+        since, left_out = self._seen.get(key, (0.0, 0))
+        if now - since < REPEAT_WINDOW_S:
+            self._seen[key] = (since, left_out + 1)
+            return False
+        if len(self._seen) >= REPEAT_KEYS_MAX:
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < REPEAT_WINDOW_S}
+        self._seen[key] = (now, 0)
+        if left_out:
+            record.msg = f"{record.msg} (and {left_out} more like it in the {now - since:.1f} s before)"
+        return True
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     """The `logging.config.dictConfig` of a server process (uvicorn's own loggers included)."""
     formatter: dict[str, Any] = (
@@ -54,14 +85,17 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        "filters": {
+            "request_id": {"()": f"{__name__}.RequestIdFilter"},
+            "repeats": {"()": f"{__name__}.RepeatFilter"},
+        },
         "formatters": {"framestate": formatter},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "framestate",
-                "filters": ["request_id"],
+                "filters": ["repeats", "request_id"],
             }
         },
         "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},

@@ -24,6 +24,7 @@ import uvicorn
 from litestar import Litestar
 
 from service import lifecycle
+from service.connections import CappedH11Protocol
 from service.logs import logging_config
 from service.settings import Settings
 
@@ -120,6 +121,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
             log_level=settings.log_level.lower(),
             log_config=logging_config(settings),
             access_log=False,  # framestate writes its own access lines, with the request id
+            http=CappedH11Protocol,
             proxy_headers=False,
             timeout_graceful_shutdown=in_flight_grace(settings),  # type: ignore[arg-type]  # any number
         )

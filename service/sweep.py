@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from service.context import Context
+from service.db_faults import log_failure
 from service.exports import silent_jobs, time_out_job
 from service.tables import utcnow
 
@@ -42,5 +43,5 @@ async def run_sweeps(ctx: Context) -> None:
         await asyncio.sleep(interval)
         try:
             await sweep_once(ctx=ctx)
-        except Exception:  # the sweep must outlive a database hiccup; the next round retries
-            log.exception("the sweep of silent export jobs failed; trying again in %.1f s", interval)
+        except Exception as exc:  # the sweep must outlive a database hiccup; the next round retries
+            log_failure(log, f"the sweep of silent export jobs failed; trying again in {interval:.1f} s", exc)

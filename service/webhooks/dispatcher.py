@@ -32,7 +32,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import metrics
 from service.context import Context
+from service.db_faults import log_failure
 from service.errors import ValidationFailed
+from service.limits import WEBHOOK_SLOTS
 from service.schemas import as_utc
 from service.tables import new_id, utcnow
 from service.webhooks.signing import signed_headers
@@ -46,7 +48,7 @@ from service.webhooks.tables import (
 from service.webhooks.transport import Transport
 from service.webhooks.urls import TargetRule, checked_target
 
-CONCURRENCY = 128
+CONCURRENCY = WEBHOOK_SLOTS
 OWNER_SHARE = CONCURRENCY // 4
 ENDPOINT_SHARE = CONCURRENCY // 16
 """With these, three owners whose every endpoint hangs still leave a quarter of the slots to the
@@ -291,8 +293,8 @@ class Dispatcher:
         if self.ctx.settings.is_sqlite:
             try:
                 await release_leases(ctx=self.ctx)
-            except Exception:  # the database may not answer yet; the leases then run out by themselves
-                log.exception("could not release the leases of webhook deliveries")
+            except Exception as exc:  # the database may not answer yet; the leases then run out by themselves
+                log_failure(log, "could not release the leases of webhook deliveries", exc)
         while True:
             wake.clear()
             free = CONCURRENCY - len(self.attempts)
@@ -309,8 +311,8 @@ class Dispatcher:
             more = False
             try:
                 claims, more = await self.record_and_claim(free)
-            except Exception:  # the dispatcher must outlive a database hiccup
-                log.exception("could not record or claim webhook deliveries; trying again")
+            except Exception as exc:  # the dispatcher must outlive a database hiccup
+                log_failure(log, "could not record or claim webhook deliveries; trying again", exc)
             for claim in claims:
                 self.shares.hold(claim)
                 task = asyncio.create_task(self.attempt(claim))
@@ -399,5 +401,5 @@ async def dispatching(ctx: Context) -> AsyncIterator[None]:
         await dispatcher.close()
         try:
             await dispatcher.record_and_claim(0)
-        except Exception:  # their leases run out, and those deliveries are attempted again
-            log.exception("could not record the last webhook attempts")
+        except Exception as exc:  # their leases run out, and those deliveries are attempted again
+            log_failure(log, "could not record the last webhook attempts", exc)
