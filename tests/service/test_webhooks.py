@@ -169,6 +169,11 @@ async def test_unknown_webhooks_and_deliveries_are_404(hooks: Api) -> None:
         ("GET", "/v1/webhooks/nope/deliveries"),
         ("POST", "/v1/webhooks/nope/deliveries/nope/redeliver"),
         ("POST", f"/v1/webhooks/{webhook['id']}/deliveries/nope/redeliver"),
+        ("GET", "/v1/webhooks/%00"),
+        ("DELETE", f"/v1/webhooks/{webhook['id']}%00"),
+        ("GET", "/v1/webhooks/" + "é" * 32 + "/deliveries"),
+        ("POST", f"/v1/webhooks/{webhook['id']}/deliveries/{'0' * 31}%00/redeliver"),
+        ("POST", f"/v1/webhooks/{webhook['id']}/deliveries/{'9' * 40}/redeliver"),
     ]:
         assert (await hooks.json(method, path, 404))["code"] == "not_found"
 
