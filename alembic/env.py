@@ -6,9 +6,9 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from alembic import context
-from service import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from service.db import create_engine
 from service.settings import Settings
+from service.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from service.store.db import create_engine
 from service.webhooks import tables as webhook_tables  # noqa: F401
 
 target_metadata = SQLModel.metadata

@@ -1,7 +1,7 @@
 """The baseline of the benchmark: a bare Litestar app that answers the benchmark's requests with the
 same SQL written by hand, on the same tables, driver and uvicorn as framestate.
 
-No ORM (SQLAlchemy Core `text()` on framestate's own engines from `service.db`: reads of one
+No ORM (SQLAlchemy Core `text()` on framestate's own engines from `service.store.db`: reads of one
 statement in autocommit, writes with `BEGIN IMMEDIATE` on SQLite), no state machine (the
 few rules the benchmark's paths need are plain `if`s or `WHERE` clauses), no history, no
 compare-and-set, no request checks beyond Litestar's own parse. It serves the framestate paths
@@ -56,9 +56,9 @@ from bench.baseline_sql import (
     SUCCEED_PROJECT_SQL,
     progress_sql,
 )
-from service.db import Database
-from service.serving import freeze_heap
+from service.commands.serving import freeze_heap
 from service.settings import Settings
+from service.store.db import Database
 
 # Rows to JSON, by hand.
 

@@ -14,7 +14,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import service.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+import service.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from bench.common import EXPORT_WORKERS, PROJECTS, ROOT, SERVER_ENV
 from fsm.facts import Action, Facts, status_from_facts
 from fsm.status import Status
@@ -192,7 +192,7 @@ async def _insert(url: str, rows: dict[str, list[dict[str, Any]]], postgres: boo
 def seed(url: str, postgres: bool) -> Seeded:
     env = {**os.environ, "FRAMESTATE_DATABASE_URL": url, **SERVER_ENV}
     subprocess.run(
-        [sys.executable, "-m", "service.cli", "migrate"],
+        [sys.executable, "-m", "service.commands.cli", "migrate"],
         cwd=ROOT,
         env=env,
         check=True,

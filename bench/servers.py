@@ -75,7 +75,7 @@ def start_server(name: str, command: list[str], url: str, ready_path: str, datab
 
 
 def framestate_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    return [sys.executable, "-m", "service.commands.cli", "serve", "--port", str(port)]
 
 
 def baseline_command(port: int) -> list[str]:

@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass, field
 
-from service.db import Database
-from service.events import Events
 from service.lifecycle import Lifecycle
+from service.live.hub import Events
+from service.live.slots import StreamSlots
 from service.settings import DEFAULT_MAX_STREAMS, Settings
-from service.stream_limits import StreamSlots
+from service.store.db import Database
 from service.webhooks.outbox import Outbox
 
 

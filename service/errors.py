@@ -1,17 +1,13 @@
-"""One domain error carrying a code, and the handlers that turn every error into problem JSON (RFC 9457)."""
+"""One domain error carrying a code, and the problem JSON (RFC 9457) every error is answered with.
 
-import logging
-from typing import Any, NotRequired, TypedDict, cast
+The handlers that turn an error into that answer are HTTP's (`service.http.problems`): this module
+knows nothing of the framework, so storage and the domain may raise without importing it."""
 
-from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from typing import Any, NotRequired, TypedDict
 
 from fsm.facts import Action
 from fsm.jobs import JobStatus
 from fsm.status import Status
-from service.db_faults import is_connection_fault, is_pool_exhausted, mark_connection_fault
-from service.logs import REQUEST_ID
 
 
 class ValidationErrorItem(TypedDict):
@@ -41,7 +37,6 @@ class Problem(TypedDict):
 
 
 PROBLEM_JSON = "application/problem+json"
-log = logging.getLogger("framestate")
 
 
 class StatusDisagreement(Exception):
@@ -128,7 +123,7 @@ class TooContended(DomainError):
     status, code, title = 503, "too_contended", "Project too busy, try again"
 
 
-_HTTP_CODES: dict[int, tuple[str, str]] = {
+HTTP_CODES: dict[int, tuple[str, str]] = {
     400: ("validation_error", "Invalid request"),
     401: ("unauthorized", "Authentication required"),
     403: ("forbidden", "Not allowed"),
@@ -140,69 +135,10 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 
 def problem_codes() -> dict[str, int]:
     """Every problem code the service answers, with its HTTP status."""
-    codes = {code: status for status, (code, _) in _HTTP_CODES.items()}
+    codes = {code: status for status, (code, _) in HTTP_CODES.items()}
     pending: list[type[DomainError]] = [DomainError]
     while pending:
         error = pending.pop()
         codes[error.code] = error.status
         pending.extend(error.__subclasses__())
     return codes
-
-
-def problem(
-    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> Response[Problem]:
-    body = Problem(type="about:blank", status=status, title=title, detail=detail, code=code)
-    body.update(cast(Problem, extra))
-    if (request_id := REQUEST_ID.get()) is not None:
-        body["request_id"] = request_id
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
-    headers = {"Retry-After": "1"} if exc.status == 503 else None
-    return problem(exc.status, exc.code, exc.title, exc.detail, headers, **exc.extra)
-
-
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
-    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", exc.__class__.__name__))
-    extra: dict[str, Any] = {}
-    detail = exc.detail
-    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-        extra["errors"] = exc.extra
-        messages = [
-            f"{e.get('key', '')}: {e.get('message', '')}".strip(": ")
-            for e in exc.extra
-            if isinstance(e, dict)
-        ]
-        if messages:
-            detail = "; ".join(messages)
-    return problem(exc.status_code, code, title, detail, dict(exc.headers or {}), **extra)
-
-
-def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    if is_pool_exhausted(exc):
-        log.warning("no database connection free in time on %s %s", request.method, request.url.path)
-        return domain_error_handler(
-            request, DatabaseUnavailable("Every database connection is busy; try again shortly.")
-        )
-    if is_connection_fault(exc):
-        mark_connection_fault(request.scope)
-        log.warning("database connection fault on %s %s: %s", request.method, request.url.path, exc)
-        return domain_error_handler(
-            request, DatabaseUnavailable("The database is unavailable; try again shortly.")
-        )
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(
-        HTTP_500_INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "Internal error",
-        "The service failed; it has been logged.",
-    )
-
-
-EXCEPTION_HANDLERS = {
-    DomainError: domain_error_handler,
-    HTTPException: http_error_handler,
-    Exception: unexpected_error_handler,
-}

@@ -1,5 +1,5 @@
 """Log lines: text for people, or one JSON object per line; each carries the id of the request that
-caused it (`REQUEST_ID`, set by `service.requests`)."""
+caused it (`REQUEST_ID`, set by `service.http.observer`)."""
 
 import logging
 from contextvars import ContextVar

@@ -30,13 +30,13 @@ from fsm.facts import START_ACTION_OF, Action, JobType
 from fsm.jobs import ACTIVE_JOB_STATUSES, JobStatus
 from fsm.table import INITIAL
 from fsm.table import TRANSITIONS as TABLE
-from service.db import Database
 from service.schemas import as_utc
-from service.tables import ExportJob
+from service.store.db import Database
+from service.store.tables import ExportJob
 from service.webhooks.tables import DeliveryStatus, WebhookDelivery
 
 if TYPE_CHECKING:
-    from service.unit_of_work import UnitOfWork
+    from service.writes.unit_of_work import UnitOfWork
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTCOMES = ("succeeded", "failed", "cancelled", "timed_out", "superseded")

@@ -9,8 +9,8 @@ import msgspec
 from fsm.facts import Action, JobType
 from fsm.jobs import JobStatus, VideoKind
 from fsm.status import EXPORTING, Status
-from service.records import ClipRecord, JobRecord
-from service.tables import (
+from service.store.records import ClipRecord, JobRecord
+from service.store.tables import (
     CANCEL_REASON_MAX,
     ERROR_MAX,
     MESSAGE_MAX,

@@ -12,13 +12,13 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
-from service.app import create_app
 from service.context import Context
-from service.db import Database, create_engine
-from service.events import Events
-from service.migrations import upgrade
-from service.projects import find_project
+from service.http.app import create_app
+from service.live.hub import Events
+from service.operations.projects import find_project
 from service.settings import Settings
+from service.store.db import Database, create_engine
+from service.store.migrations import upgrade
 from tests.api import Api
 from tests.postgres import admin, admin_dsn, postgres_error
 

@@ -56,7 +56,7 @@ def server_process(
         **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "service.commands.cli", "serve", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stderr=subprocess.PIPE,

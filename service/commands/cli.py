@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from fsm.diagram import markdown, mermaid
 from fsm.facts import JobType
-from service.auth import Role, mint_token
+from service.http.auth import Role, mint_token
 from service.logs import logging_config
 from service.settings import Settings, SettingsError
 
@@ -26,9 +26,9 @@ def _is_loopback(host: str) -> bool:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from service.connection_budget import refusal
-    from service.migrations import upgrade
-    from service.serving import serve
+    from service.commands.serving import serve
+    from service.store.connection_budget import refusal
+    from service.store.migrations import upgrade
 
     if args.workers < 1:
         print("framestate: --workers must be at least 1", file=sys.stderr)
@@ -60,7 +60,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> None:
-    from service.migrations import upgrade
+    from service.store.migrations import upgrade
 
     upgrade(settings)
     print(f"framestate: database is at the latest schema ({settings.database_url})")
@@ -69,7 +69,7 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> None:
 def _simulate(args: argparse.Namespace, _: Settings) -> int:
     import asyncio
 
-    from service.simulate import AUTH_NEEDED, simulate_export
+    from service.commands.simulate import AUTH_NEEDED, simulate_export
 
     token = args.token or os.environ.get("FRAMESTATE_TOKEN")
     worker_token = args.worker_token or os.environ.get("FRAMESTATE_WORKER_TOKEN")

@@ -24,7 +24,7 @@ import uvicorn
 from litestar import Litestar
 
 from service import lifecycle
-from service.connections import CappedH11Protocol
+from service.http.connections import CappedH11Protocol
 from service.logs import logging_config
 from service.settings import Settings
 
@@ -37,7 +37,7 @@ log = logging.getLogger("framestate")
 def served_app() -> Litestar:
     """The application as uvicorn loads it, in each worker process: settings from the environment,
     and draining on SIGTERM and SIGINT."""
-    from service.app import create_app
+    from service.http.app import create_app
 
     settings = Settings.from_env()
     _drain_on_signals(asyncio.get_running_loop(), settings.shutdown_grace_s)

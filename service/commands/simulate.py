@@ -5,7 +5,12 @@ import sys
 from typing import TextIO
 
 from fsm.facts import JobType
-from service.client import ExportAlreadyActiveError, FramestateError, JobNotActiveError, WorkerClient
+from service.commands.worker_client import (
+    ExportAlreadyActiveError,
+    FramestateError,
+    JobNotActiveError,
+    WorkerClient,
+)
 
 REPORT_EVERY_S = 0.2
 AUTH_NEEDED = 3

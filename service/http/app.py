@@ -10,25 +10,37 @@ from functools import partial
 from litestar import Litestar
 
 from service import lifecycle
-from service.api import ROUTES
-from service.auth import auth_config, role_guard
 from service.context import Context
-from service.cookie_guard import cookie_write_guard
-from service.db import Database
-from service.dependencies import DEPENDENCIES
-from service.errors import EXCEPTION_HANDLERS
-from service.events import Events
+from service.http.auth import auth_config, role_guard
+from service.http.cookie_guard import cookie_write_guard
+from service.http.dependencies import DEPENDENCIES
+from service.http.observer import RequestObserver
+from service.http.openapi_config import openapi_config
+from service.http.page_headers import PAGE_HEADERS
+from service.http.problems import EXCEPTION_HANDLERS
+from service.http.request_checks import check_request
+from service.http.routes import clips, events, exports, meta, projects, webhooks
+from service.http.routes.options import options_for
+from service.http.session import close_session, open_session
 from service.limits import MAX_BODY_BYTES
-from service.openapi_docs import openapi_config
-from service.page_headers import PAGE_HEADERS
-from service.projects import find_project
-from service.request_checks import check_request
-from service.requests import RequestObserver
+from service.live.hub import Events
+from service.live.slots import StreamSlots
+from service.operations.projects import find_project
+from service.operations.sweep import run_sweeps
 from service.settings import Settings
-from service.stream_limits import StreamSlots
-from service.sweep import run_sweeps
-from service.webhooks import api as webhooks_api
+from service.store.db import Database
 from service.webhooks.dispatcher import dispatching
+
+HANDLERS = [
+    *projects.HANDLERS,
+    *clips.HANDLERS,
+    *exports.HANDLERS,
+    *events.HANDLERS,
+    *webhooks.HANDLERS,
+    *meta.HANDLERS,
+    open_session,
+    close_session,
+]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -65,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.close()
 
     app = Litestar(
-        route_handlers=[*ROUTES, *webhooks_api.ROUTES],
+        route_handlers=[*options_for(HANDLERS), *HANDLERS],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

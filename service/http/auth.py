@@ -22,7 +22,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddleware, Token
 
-from service.tables import OWNER_MAX
+from service.store.tables import OWNER_MAX
 
 TOKEN_TTL = timedelta(days=30)
 """How long a token minted by `framestate token` is good for, unless told otherwise."""
@@ -109,6 +109,15 @@ def principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | Non
     """The caller, or None where auth is off."""
     user = connection.scope.get("user")
     return user if isinstance(user, Principal) else None
+
+
+def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Who holds an event stream, for its cap: the token's `sub` with auth on, else the address."""
+    caller = principal(connection)
+    if caller is not None:
+        return f"sub:{caller.sub}"
+    client = connection.client
+    return f"address:{client.host if client else 'unknown'}"
 
 
 ROLES = "roles"

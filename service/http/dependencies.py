@@ -7,8 +7,8 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
-from service.auth import Role, principal
 from service.context import Context
+from service.http.auth import Role, principal
 
 
 def provide_context(state: State, request: Request[Any, Any, Any]) -> Context:

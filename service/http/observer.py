@@ -16,9 +16,9 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
-from service.db_faults import ATTEMPTS, BACKOFF_S, should_retry
+from service.live.sse import forget_body_send, keep_body_send
 from service.logs import ACCESS_LOGGER, REQUEST_ID
-from service.sse import forget_body_send, keep_body_send
+from service.store.faults import ATTEMPTS, BACKOFF_S, should_retry
 
 SANE_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,200}")
 UNMATCHED = "unmatched"

@@ -18,9 +18,9 @@ from litestar.openapi.spec import (
     Tag,
 )
 
-from service.cookie_guard import CrossSiteRequest, UnsupportedMediaType
 from service.errors import PROBLEM_JSON, Problem, TooContended, problem_codes
-from service.stream_limits import TooManyStreams
+from service.http.cookie_guard import CrossSiteRequest, UnsupportedMediaType
+from service.live.slots import TooManyStreams
 
 TAGS = [
     Tag(name="projects", description="Projects, their status and its history"),

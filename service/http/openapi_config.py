@@ -13,8 +13,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
-from service.errors import PROBLEM_JSON, problem
-from service.openapi import TAGS
+from service.errors import PROBLEM_JSON
+from service.http.openapi import TAGS
+from service.http.problems import problem
 
 PATH = "/schema"
 

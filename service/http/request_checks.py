@@ -18,9 +18,9 @@ import msgspec
 from litestar import Request
 from litestar.exceptions import ValidationException
 
-from service import json_body
 from service.errors import NotFound
-from service.tables import is_id
+from service.http import body as json_body
+from service.store.tables import is_id
 
 PATH_IDS = {
     "project_id": "project",

@@ -16,10 +16,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from service.auth import CLIENTS, COOKIE, bearer_token
 from service.context import Context
-from service.cookie_guard import CrossSiteRequest, UnsupportedMediaType
-from service.openapi import documented
+from service.http.auth import CLIENTS, COOKIE, bearer_token
+from service.http.cookie_guard import CrossSiteRequest, UnsupportedMediaType
+from service.http.openapi import documented
 
 
 def _cookie(value: str, max_age: int, *, secure: bool) -> str:

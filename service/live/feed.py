@@ -1,27 +1,23 @@
-"""The two Server-Sent Events streams: one project, or every project.
+"""One open event stream: its frames, from its subscription to the hub until it ends.
 
-A stream subscribes before it reads its snapshot, so no change falls between the two; after the
-snapshot it skips what the snapshot already showed. Frames that waited while a client was slow are
-sent in one write.
+A stream of one project skips what its snapshot already showed and ends after the project's
+deletion. Frames that waited while a client was slow are sent in one write.
 """
 
 import weakref
 from collections.abc import Callable
 
-import msgspec
 from litestar.types import Send
 
 from service import metrics
-from service.context import Context
-from service.events import KEEP_ALIVE, Events, Frame, Subscriber, sse_frame
-from service.projects import get_project
-from service.sse import frame_message
+from service.live.hub import KEEP_ALIVE, Events, Frame, Subscriber
+from service.live.sse import frame_message
 
 RETRY_MS = 1000
 OPENING = f"retry: {RETRY_MS}\n: framestate events\n\n".encode()
 
 
-def _end(events: Events, subscriber: Subscriber, give_back: Callable[[], None]) -> None:
+def end(events: Events, subscriber: Subscriber, give_back: Callable[[], None]) -> None:
     events.unsubscribe(subscriber)
     give_back()
 
@@ -45,7 +41,7 @@ class Feed:
         self._subscriber = subscriber
         self._first = first
         self._seen_version = seen_version
-        self._end = weakref.finalize(self, _end, events, subscriber, give_back)
+        self._end = weakref.finalize(self, end, events, subscriber, give_back)
 
     async def run(self, send: Send) -> None:
         subscriber = self._subscriber
@@ -80,27 +76,3 @@ class Feed:
                 self._seen_version = frame.version
             out.append(frame.data)
         return b"".join(out), False
-
-
-def _subscribe(ctx: Context, project_id: str | None) -> Subscriber:
-    subscriber = ctx.events.subscribe(project_id, ctx.owner)
-    if ctx.lifecycle.draining:
-        subscriber.close()  # this process is going away: the client reconnects to another
-    return subscriber
-
-
-async def project_events(project_id: str, *, ctx: Context, caller: str) -> Feed:
-    give_back = ctx.stream_slots.take(caller)
-    subscriber = _subscribe(ctx, project_id)
-    try:
-        snapshot = await get_project(project_id, db=ctx.db, owner=ctx.owner)
-    except BaseException:
-        _end(ctx.events, subscriber, give_back)
-        raise
-    first = OPENING + sse_frame("project", msgspec.json.encode(snapshot))
-    return Feed(ctx.events, subscriber, first, snapshot.version, give_back)
-
-
-def all_events(*, ctx: Context, caller: str) -> Feed:
-    give_back = ctx.stream_slots.take(caller)
-    return Feed(ctx.events, _subscribe(ctx, None), OPENING, 0, give_back)

@@ -8,25 +8,13 @@ so no slot outlives its stream. The count is per process.
 """
 
 from collections.abc import Callable
-from typing import Any
 
-from litestar.connection import ASGIConnection
-
-from service.auth import principal
 from service.errors import DomainError
 from service.settings import DEFAULT_MAX_STREAMS_TOTAL
 
 
 class TooManyStreams(DomainError):
     status, code, title = 429, "too_many_streams", "Too many event streams"
-
-
-def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    caller = principal(connection)
-    if caller is not None:
-        return f"sub:{caller.sub}"
-    client = connection.client
-    return f"address:{client.host if client else 'unknown'}"
 
 
 class StreamSlots:

@@ -4,7 +4,7 @@ client going away, its OpenAPI description) whose frames go straight to the serv
 Litestar's exception handling wraps `send` in a coroutine of its own, run for every message, to
 notice when an answer starts. Once a stream has started, that handler can do nothing for its frames,
 and a stream writes one frame for every change, times every subscriber: the frames take the `send`
-that the outermost wrapper (`service.requests`) left in the scope instead.
+that the outermost wrapper (`service.http.observer`) left in the scope instead.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Message, Receive, Scope, Send, TypeEncodersMap
 
-from service.openapi import EVENT_STREAM
+from service.http.openapi import EVENT_STREAM
 
 BODY_SEND = "framestate.body_send"
 END: Message = {"type": "http.response.body", "body": b"", "more_body": False}

@@ -8,16 +8,16 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from fsm.facts import Action, Move
-from service import json_body
 from service.context import Context
 from service.cursors import Listed, cursors_for
 from service.errors import LimitReached, NotFound, ValidationFailed
+from service.http import body as json_body
 from service.limits import MAX_CLIPS_PER_PROJECT, MAX_CROP_DATA_BYTES, MAX_CROP_DATA_DEPTH
-from service.projects import visible_project
-from service.records import CLIP, CLIP_COLUMNS, ClipRecord, clip_record
+from service.operations.projects import visible_project
 from service.schemas import ClipOut
-from service.tables import Clip, new_id
-from service.unit_of_work import UnitOfWork, write
+from service.store.records import CLIP, CLIP_COLUMNS, ClipRecord, clip_record
+from service.store.tables import Clip, new_id
+from service.writes.unit_of_work import UnitOfWork, write
 
 CLIP_OF_PROJECT = core_select(*(CLIP.c[name] for name in CLIP_COLUMNS)).where(
     CLIP.c.id == bindparam("clip_id"), CLIP.c.project_id == bindparam("project_id")

@@ -12,11 +12,11 @@ from fsm.status import Status
 from service.context import Context
 from service.cursors import Listed, cursors_for
 from service.errors import ExportAlreadyActive, IdempotencyKeyReused, JobNotActive, NotFound
-from service.projects import visible_project
-from service.records import JOB, JOB_COLUMNS, VIDEO, JobRecord, job_record
+from service.operations.projects import visible_project
 from service.schemas import ExportJobOut, as_utc
-from service.tables import ExportJob, new_id
-from service.unit_of_work import Target, UnitOfWork, write
+from service.store.records import JOB, JOB_COLUMNS, VIDEO, JobRecord, job_record
+from service.store.tables import ExportJob, new_id
+from service.writes.unit_of_work import Target, UnitOfWork, write
 
 SUPERSEDED_MESSAGE = (
     "Superseded: a newer framing export replaced the working video this overlay was rendering on."

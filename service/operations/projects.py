@@ -11,15 +11,15 @@ from fsm.table import INITIAL
 from service import metrics
 from service.context import Context
 from service.cursors import Listed, cursors_for
-from service.db import Database
 from service.errors import NotFound, ProjectBusy, ValidationFailed
-from service.reading import card_of_project, cards_of, page_statement, read_card, visible_to
-from service.records import PROJECT, ProjectRecord
 from service.schemas import HistoryEntry, ProjectOut, ProjectPage
-from service.tables import Project, StatusChange, new_id, utcnow
-from service.unit_of_work import UnitOfWork, announce, write
+from service.store.cards import card_of_project, cards_of, page_statement, read_card, visible_to
+from service.store.db import Database
+from service.store.records import PROJECT, ProjectRecord
+from service.store.tables import Project, StatusChange, new_id, utcnow
 from service.webhooks import outbox
-from service.write_statements import INSERT_HISTORY
+from service.writes.statements import INSERT_HISTORY
+from service.writes.unit_of_work import UnitOfWork, announce, write
 
 INSERT_PROJECT = insert(PROJECT)
 PROJECTS = "projects"

@@ -8,9 +8,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from service.context import Context
-from service.db_faults import log_failure
-from service.exports import silent_jobs, time_out_job
-from service.tables import utcnow
+from service.operations.exports import silent_jobs, time_out_job
+from service.store.faults import log_failure
+from service.store.tables import utcnow
 
 BATCH = 100
 SWEEP_ACTOR = "system:sweep"

@@ -19,8 +19,8 @@ from fsm.facts import Facts, JobType
 from fsm.jobs import JobStatus, VideoKind
 from fsm.machine import allowed_actions
 from fsm.status import EXPORTING, EXPORTING_CHILDREN, LABELS, Status
-from service.records import ACTIVE_LITERALS, JOB, PROJECT, PROJECT_COLUMNS, VIDEO, ProjectRecord
 from service.schemas import ExportJobOut, ProjectOut, VideoOut, as_utc, as_utc_or_none
+from service.store.records import ACTIVE_LITERALS, JOB, PROJECT, PROJECT_COLUMNS, VIDEO, ProjectRecord
 
 VIDEO_COLUMNS = ("id", "kind", "version", "uri", "job_id", "created_at")
 JOB_ANSWER_COLUMNS = (

@@ -11,8 +11,8 @@ from dataclasses import replace
 
 from sqlalchemy import text
 
-from service.db import create_engine
 from service.settings import Settings
+from service.store.db import create_engine
 
 ROOM = """
 SELECT current_setting('max_connections')::int AS max_connections,

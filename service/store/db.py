@@ -29,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlalchemy.pool import PoolResetState
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import sqlite_driver
-from service.db_faults import is_connection_fault
 from service.errors import CommitOutcomeUnknown
 from service.settings import Settings
-from service.sqlite_driver import hold_writes
+from service.store import sqlite_driver
+from service.store.faults import is_connection_fault
+from service.store.sqlite_driver import hold_writes
 
 _WRITE = "framestate_write"
 _ONE_STATEMENT = "framestate_one_statement"
@@ -67,7 +67,7 @@ def _sqlite_on_reset(dbapi_connection: Any, _record: Any, reset_state: PoolReset
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    """The transaction's `BEGIN` travels with its first statement (see `service.sqlite_driver`)."""
+    """The transaction's `BEGIN` travels with its first statement (see `service.store.sqlite_driver`)."""
     options = conn.get_execution_options()
     driver = conn.connection.dbapi_connection
     if options.get(_WRITE):
@@ -98,7 +98,7 @@ async def begin_writes(conn: AsyncConnection, *, alone: bool) -> None:
     write. `alone`: its writes are one statement. On PostgreSQL, that statement then runs without
     a transaction (it is atomic by itself; its end is the commit), and more statements get their
     `BEGIN` now, sent with the first of them. On SQLite, the writes are held until COMMIT (see
-    `service.sqlite_driver`)."""
+    `service.store.sqlite_driver`)."""
     if _POSTPONED_BEGIN not in conn.info:
         await hold_writes(conn)
         return

@@ -7,7 +7,7 @@ from alembic.config import Config
 from alembic import command
 from service.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def alembic_config(settings: Settings) -> Config:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, literal_column
 
 from fsm.jobs import ACTIVE_JOB_STATUSES
-from service.tables import Clip, ExportJob, Project, StatusChange, Video
+from service.store.tables import Clip, ExportJob, Project, StatusChange, Video
 
 PROJECT: Table = Project.__table__  # type: ignore[attr-defined]
 JOB: Table = ExportJob.__table__  # type: ignore[attr-defined]

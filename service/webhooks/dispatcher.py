@@ -32,11 +32,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import metrics
 from service.context import Context
-from service.db_faults import log_failure
 from service.errors import ValidationFailed
 from service.limits import WEBHOOK_SLOTS
 from service.schemas import as_utc
-from service.tables import new_id, utcnow
+from service.store.faults import log_failure
+from service.store.tables import new_id, utcnow
 from service.webhooks.signing import signed_headers
 from service.webhooks.tables import (
     LAST_ERROR_MAX,

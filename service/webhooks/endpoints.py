@@ -11,7 +11,7 @@ from service.context import Context
 from service.cursors import cursors_for
 from service.errors import LimitReached, NotFound
 from service.limits import MAX_WEBHOOKS_PER_OWNER
-from service.tables import utcnow
+from service.store.tables import utcnow
 from service.webhooks.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
 from service.webhooks.signing import new_secret
 from service.webhooks.tables import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookSubscription

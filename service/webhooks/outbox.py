@@ -24,10 +24,10 @@ from sqlmodel import col, select
 
 from fsm.facts import Action
 from fsm.jobs import ACTIVE_JOB_STATUSES, JobStatus
-from service.reading import read_card
-from service.records import JobRecord, ProjectRecord
 from service.schemas import ExportJobOut, ProjectOut
-from service.tables import new_id
+from service.store.cards import read_card
+from service.store.records import JobRecord, ProjectRecord
+from service.store.tables import new_id
 from service.webhooks.schemas import EventType
 from service.webhooks.tables import (
     DeliveryStatus,
@@ -39,7 +39,7 @@ from service.webhooks.tables import (
 
 if TYPE_CHECKING:
     from service.context import Context
-    from service.unit_of_work import UnitOfWork
+    from service.writes.unit_of_work import UnitOfWork
 
 ENDED_EVENTS: dict[str, EventType] = {
     JobStatus.SUCCEEDED.value: EventType.EXPORT_SUCCEEDED,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
-from service.tables import ID_LENGTH, OWNER_MAX, new_id, utcnow
+from service.store.tables import ID_LENGTH, OWNER_MAX, new_id, utcnow
 
 URL_MAX = 2000
 EVENT_TYPE_MAX = 32

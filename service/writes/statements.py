@@ -6,7 +6,7 @@ import functools
 
 from sqlalchemy import Executable, Update, and_, bindparam, delete, exists, func, insert, or_, select, update
 
-from service.records import ACTIVE_LITERALS, HISTORY, JOB, JOB_COLUMNS, PROJECT, PROJECT_COLUMNS
+from service.store.records import ACTIVE_LITERALS, HISTORY, JOB, JOB_COLUMNS, PROJECT, PROJECT_COLUMNS
 from service.webhooks import outbox
 
 PROJECT_CHANGES = (

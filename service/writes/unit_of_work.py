@@ -29,7 +29,6 @@ from fsm.jobs import ACTIVE_JOB_STATUSES
 from fsm.status import Status
 from service import metrics
 from service.context import Context
-from service.db import begin_writes
 from service.errors import (
     NotFound,
     PreconditionFailed,
@@ -37,10 +36,10 @@ from service.errors import (
     TooContended,
     TransitionNotAllowed,
 )
-from service.events import Events
-from service.preconditions import if_match_holds
-from service.reading import active_order, visible_to
-from service.records import (
+from service.live.hub import Events
+from service.store.cards import active_order, visible_to
+from service.store.db import begin_writes
+from service.store.records import (
     JOB_COLUMNS,
     PROJECT_COLUMNS,
     JobRecord,
@@ -48,9 +47,10 @@ from service.records import (
     job_record,
     project_record,
 )
-from service.tables import utcnow
+from service.store.tables import utcnow
 from service.webhooks import outbox
-from service.write_statements import (
+from service.writes.preconditions import if_match_holds
+from service.writes.statements import (
     COMPARE_AND_SET,
     COMPARE_AND_SET_NOTIFYING,
     DELETE_PROJECT,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
-from service.auth import Role, mint_token
+from service.http.auth import Role, mint_token
 from tests.servers import ROOT, free_port, running_server, server_process
 
 pytestmark = pytest.mark.anyio
@@ -95,7 +95,7 @@ async def test_a_reframe_on_the_board(server_url: str, browser: Browser) -> None
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "service.cli",
+        "service.commands.cli",
         "simulate-export",
         project_id,
         "--type",
@@ -171,7 +171,7 @@ async def test_the_board_and_the_simulated_worker_work_with_auth_on(
     await expect(card.locator(".badge")).to_have_text("Framing…")
 
     simulator = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "service.cli", "simulate-export", project_id, "--type", "framing"),
+        *(sys.executable, "-m", "service.commands.cli", "simulate-export", project_id, "--type", "framing"),
         *("--seconds", "1", "--url", secured_url),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,

@@ -12,7 +12,7 @@ from fsm.facts import START_ACTIONS, Action, JobType
 from fsm.jobs import JobStatus
 from fsm.status import Status
 from service import schemas
-from service.openapi import ADDED_FIELDS
+from service.http.openapi import ADDED_FIELDS
 from service.webhooks import schemas as webhook_schemas
 from tests.api import Api
 

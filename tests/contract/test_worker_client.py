@@ -8,8 +8,13 @@ import httpx
 import pytest
 
 from fsm.facts import JobType
-from service.client import ExportAlreadyActiveError, FramestateError, JobNotActiveError, WorkerClient
-from service.simulate import simulate_export
+from service.commands.simulate import simulate_export
+from service.commands.worker_client import (
+    ExportAlreadyActiveError,
+    FramestateError,
+    JobNotActiveError,
+    WorkerClient,
+)
 from tests.conftest import sqlite_url_in
 from tests.servers import running_server
 

@@ -52,7 +52,7 @@ def three_connections() -> Iterator[str]:
 def _serve(url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FRAMESTATE_")}
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve", "--port", "9", *args],
+        [sys.executable, "-m", "service.commands.cli", "serve", "--port", "9", *args],
         cwd=ROOT,
         env={**clean, "FRAMESTATE_DATABASE_URL": url, **(env or {})},
         capture_output=True,

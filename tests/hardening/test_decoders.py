@@ -4,7 +4,7 @@ a refused request changes nothing."""
 
 import pytest
 
-from service.json_body import depth
+from service.http.body import depth
 from tests.api import Api, assert_problem
 from tests.world import make_world, snapshot
 

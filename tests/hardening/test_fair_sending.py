@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
-from service.auth import Role, mint_token
+from service.http.app import create_app
+from service.http.auth import Role, mint_token
 from service.settings import Settings
 from service.webhooks.dispatcher import OWNER_SHARE
 from tests.api import Api

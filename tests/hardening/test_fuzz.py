@@ -39,8 +39,8 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from service.app import create_app
-from service.auth import Role, mint_token
+from service.http.app import create_app
+from service.http.auth import Role, mint_token
 from service.settings import Settings
 from tests.conftest import empty_tables
 

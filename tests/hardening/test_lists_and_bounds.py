@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from service.auth import Role, mint_token
-from service.db import create_engine
+from service.http.auth import Role, mint_token
 from service.settings import Settings
+from service.store.db import create_engine
 from tests.api import CROP, JSON, Api, assert_problem
 from tests.servers import running_server
 from tests.sse import events

@@ -11,18 +11,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.auth import Role, mint_token
-from service.events import Events
+from service.http.auth import Role, mint_token
+from service.live.feed import Feed
+from service.live.hub import Events
+from service.live.slots import StreamSlots, TooManyStreams
 from service.settings import Settings
-from service.stream_limits import StreamSlots, TooManyStreams
-from service.streams import Feed
 from tests.api import Api, assert_problem
 from tests.servers import running_server
 from tests.sse import events
 from tests.world import make_world, snapshot
 
 pytestmark = pytest.mark.anyio
-BOARD = Path(__file__).resolve().parents[2] / "service" / "board"
+BOARD = Path(__file__).resolve().parents[2] / "service" / "http" / "board"
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
+from service.http.app import create_app
 from service.settings import Settings
 from service.webhooks import urls
 from tests.api import Api

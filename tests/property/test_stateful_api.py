@@ -43,11 +43,11 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from fsm.facts import Facts, status_from_facts
-from service.app import create_app
 from service.context import Context
+from service.http.app import create_app
+from service.operations.sweep import sweep_once
 from service.settings import Settings
-from service.sweep import sweep_once
-from service.tables import utcnow
+from service.store.tables import utcnow
 from tests.conftest import empty_tables
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ import pytest
 from fsm.diagram import mermaid
 from tests.servers import ROOT, running_server
 
-CLI = [sys.executable, "-m", "service.cli"]
+CLI = [sys.executable, "-m", "service.commands.cli"]
 
 
 def _run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

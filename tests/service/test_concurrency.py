@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from fsm.facts import Facts, status_from_facts
-from service.app import create_app
+from service.http.app import create_app
 from service.settings import Settings
 from tests.api import CROP, JSON, Api
 from tests.servers import running_server

@@ -22,10 +22,10 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.util import await_only
 
-from service.app import create_app
-from service.db_faults import is_connection_fault
-from service.migrations import upgrade
+from service.http.app import create_app
 from service.settings import Settings
+from service.store.faults import is_connection_fault
+from service.store.migrations import upgrade
 from tests.api import assert_problem
 from tests.conftest import PG_ADMIN_DSN
 from tests.polling import poll

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from service.db import Database
-from service.events import Events
-from service.projects import find_project
+from service.live.hub import Events
+from service.operations.projects import find_project
 from service.settings import Settings
+from service.store.db import Database
 from tests.api import Api
 
 pytestmark = pytest.mark.anyio

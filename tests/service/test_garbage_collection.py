@@ -14,8 +14,8 @@ import uvicorn
 from litestar import Litestar
 from uvicorn.protocols.http.h11_impl import RequestResponseCycle
 
-from service.app import create_app
-from service.serving import APP_FACTORY, GC_YOUNG_FACTOR
+from service.commands.serving import APP_FACTORY, GC_YOUNG_FACTOR
+from service.http.app import create_app
 from service.settings import Settings
 from tests.api import Api
 from tests.polling import poll

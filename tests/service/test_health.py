@@ -11,10 +11,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service import lifecycle
-from service.app import create_app
-from service.events import KEEP_ALIVE, LISTEN_NAME, Subscriber
-from service.migrations import upgrade
+from service.http.app import create_app
+from service.live.hub import KEEP_ALIVE, LISTEN_NAME, Subscriber
 from service.settings import Settings
+from service.store.migrations import upgrade
 from tests.api import Api, assert_problem
 from tests.conftest import PG_ADMIN_DSN, PG_HOST
 from tests.polling import poll

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
-from service.auth import Role, mint_token
 from service.context import Context
-from service.db import Database
-from service.events import Events
-from service.projects import find_project
+from service.http.app import create_app
+from service.http.auth import Role, mint_token
+from service.live.hub import Events
+from service.operations.projects import find_project
+from service.operations.sweep import SWEEP_ACTOR, sweep_once
 from service.settings import Settings
-from service.sweep import SWEEP_ACTOR, sweep_once
-from service.tables import utcnow
+from service.store.db import Database
+from service.store.tables import utcnow
 from tests.api import JSON, Api
 
 pytestmark = pytest.mark.anyio

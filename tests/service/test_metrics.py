@@ -7,12 +7,12 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
 from service.context import Context
+from service.http.app import create_app
+from service.operations.sweep import sweep_once
 from service.settings import Settings
-from service.sweep import sweep_once
-from service.tables import utcnow
-from service.unit_of_work import UnitOfWork, write
+from service.store.tables import utcnow
+from service.writes.unit_of_work import UnitOfWork, write
 from tests.api import Api
 from tests.metrics import Samples, parse, value
 from tests.polling import poll

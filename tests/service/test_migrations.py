@@ -11,12 +11,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from service import tables  # noqa: F401  (registers the tables)
-from service.app import create_app
-from service.db import create_engine
-from service.migrations import downgrade, upgrade
+from service.http.app import create_app
 from service.settings import Settings
-from service.tables import utcnow
+from service.store import tables  # noqa: F401  (registers the tables)
+from service.store.db import create_engine
+from service.store.migrations import downgrade, upgrade
+from service.store.tables import utcnow
 from service.webhooks import tables as webhook_tables  # noqa: F401  (registers the webhook tables)
 from tests.api import Api
 

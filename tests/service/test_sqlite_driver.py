@@ -1,7 +1,7 @@
 """The SQLite driver: one trip to the driver's thread a statement, and a write's plain writes held
 until its next read or its COMMIT, each checked to change exactly one row.
 
-The engines are the service's own (`service.db.Database`) on a real SQLite file; trips are
+The engines are the service's own (`service.store.db.Database`) on a real SQLite file; trips are
 counted where they happen, at aiosqlite's one door to its thread.
 """
 
@@ -15,10 +15,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from service.context import Context
-from service.db import Database
-from service.exports import report_progress
+from service.operations.exports import report_progress
 from service.settings import Settings
-from service.sqlite_driver import MissedRow, hold_writes
+from service.store.db import Database
+from service.store.sqlite_driver import MissedRow, hold_writes
 from tests.api import Api
 
 pytestmark = pytest.mark.anyio

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from service.context import Context
-from service.sweep import sweep_once
-from service.tables import utcnow
+from service.operations.sweep import sweep_once
+from service.store.tables import utcnow
 from tests.api import Api
 from tests.servers import running_server
 from tests.sse import events

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
+from service.http.app import create_app
 from service.settings import Settings
 from service.webhooks.dispatcher import ENDPOINT_SHARE
 from tests.api import JSON, Api, assert_problem

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
-from service.auth import Role, mint_token
+from service.http.app import create_app
+from service.http.auth import Role, mint_token
 from service.settings import Settings
 from tests.api import Api
 from tests.receiver import Receiver, receiving, verify

@@ -24,7 +24,7 @@ to whichever worker accepts first, and a busy run of one worker is not rare."""
 def test_several_workers_on_sqlite_are_refused_before_anything_starts(tmp_path: Path) -> None:
     database = tmp_path / "never.db"
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve", "--workers", "2"],
+        [sys.executable, "-m", "service.commands.cli", "serve", "--workers", "2"],
         cwd=ROOT,
         env={"FRAMESTATE_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "PATH": ""},
         capture_output=True,

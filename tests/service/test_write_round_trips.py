@@ -16,9 +16,9 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
 from fsm.facts import JobType
 from service.context import Context
-from service.exports import report_progress, start_export
+from service.operations.exports import report_progress, start_export
 from service.settings import Settings
-from service.unit_of_work import Target, UnitOfWork, write
+from service.writes.unit_of_work import Target, UnitOfWork, write
 from tests.api import Api
 
 pytestmark = pytest.mark.anyio

@@ -10,12 +10,13 @@ from litestar.params import FromPath
 from litestar.response import File
 
 from fsm.diagram import describe
-from service import health, metrics
-from service.auth import ANYONE
+from service import metrics
 from service.context import Context
-from service.dependencies import Ctx
 from service.errors import NotFound, NotReady
-from service.openapi import documented
+from service.http.auth import ANYONE
+from service.http.dependencies import Ctx
+from service.http.openapi import documented
+from service.operations import health
 from service.schemas import Health, StateMachineOut
 
 
@@ -29,7 +30,7 @@ def state_machine() -> StateMachineOut:
     return msgspec.convert(describe(), StateMachineOut)
 
 
-BOARD_DIR = Path(__file__).parent / "board"
+BOARD_DIR = Path(__file__).resolve().parent.parent / "board"
 
 
 @get("/", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
@@ -96,7 +97,7 @@ async def prometheus_metrics(ctx: Ctx) -> bytes:
     return await metrics.exposition(ctx.db)
 
 
-META_HANDLERS: list[HTTPRouteHandler] = [
+HANDLERS: list[HTTPRouteHandler] = [
     state_machine,
     live,
     ready,

@@ -7,11 +7,10 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
-from service.api import options_for
-from service.auth import CLIENTS
-from service.dependencies import Ctx
+from service.http.auth import CLIENTS
+from service.http.dependencies import Ctx
+from service.http.openapi import BODY, WRITE, documented
 from service.limits import PROJECT_PAGE_DEFAULT, PROJECT_PAGE_MAX
-from service.openapi import BODY, WRITE, documented
 from service.webhooks import endpoints
 from service.webhooks.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
 
@@ -91,4 +90,3 @@ HANDLERS: list[HTTPRouteHandler] = [
     list_deliveries,
     redeliver,
 ]
-ROUTES = [*options_for(HANDLERS), *HANDLERS]
