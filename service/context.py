@@ -1,5 +1,6 @@
 """What every service function needs: the database, the event announcer and the settings."""
 
+import asyncio
 from dataclasses import dataclass, field
 
 from service.lifecycle import Lifecycle
@@ -7,7 +8,6 @@ from service.live.hub import Events
 from service.live.slots import StreamSlots
 from service.settings import DEFAULT_MAX_STREAMS, Settings
 from service.store.db import Database
-from service.webhooks.outbox import Outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,7 @@ class Context:
     actor: str | None = None
     """Who makes the change, as the history records it: the token's `sub` with auth on, the sweep's
     own name for what it does; None where nothing is known."""
-    webhooks: Outbox = field(default_factory=Outbox)
-    """This process's side of the webhook outbox: shared by every copy of the context."""
+    webhook_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a commit staged webhook deliveries: the dispatcher wakes. Shared by every copy of
+    the context (one per request, with its owner and actor)."""
     lifecycle: Lifecycle = field(default_factory=Lifecycle)

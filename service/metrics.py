@@ -8,7 +8,6 @@ whichever process answers and after any restart.
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,13 +29,11 @@ from fsm.facts import START_ACTION_OF, Action, JobType
 from fsm.jobs import ACTIVE_JOB_STATUSES, JobStatus
 from fsm.table import INITIAL
 from fsm.table import TRANSITIONS as TABLE
+from service.change import Change
 from service.schemas import as_utc
 from service.store.db import Database
 from service.store.tables import ExportJob
 from service.webhooks.tables import DeliveryStatus, WebhookDelivery
-
-if TYPE_CHECKING:
-    from service.writes.unit_of_work import UnitOfWork
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTCOMES = ("succeeded", "failed", "cancelled", "timed_out", "superseded")
@@ -89,7 +86,7 @@ NO_STATUS = "none"
 
 for transition in TABLE:
     TRANSITIONS.labels(transition.action.value, transition.source.value, transition.dest.value)
-CREATED = TRANSITIONS.labels(Action.PROJECT_CREATED.value, NO_STATUS, INITIAL.value)
+TRANSITIONS.labels(Action.PROJECT_CREATED.value, NO_STATUS, INITIAL.value)
 for job_type in JobType:
     EXPORTS_STARTED.labels(job_type.value)
     for outcome in OUTCOMES:
@@ -121,26 +118,21 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     children[1].observe(seconds)
 
 
-def write_committed(uow: "UnitOfWork") -> None:
-    """Count what a committed write did: its move, the job it started, the jobs it finished."""
-    move = uow.accepted
-    if move is None:
+def change_committed(change: Change) -> None:
+    """Count what a committed change did: its move (a creation too), the job it started, the jobs
+    it ended with their outcome and duration."""
+    if change.action is None:
         return
-    TRANSITIONS.labels(move.action.value, uow.status.value, uow.project.status).inc()
-    if (started := TYPE_OF_START.get(move.action)) is not None:
+    from_status = change.from_status.value if change.from_status else NO_STATUS
+    TRANSITIONS.labels(change.action.value, from_status, change.to_status.value).inc()
+    if (started := TYPE_OF_START.get(change.action)) is not None:
         EXPORTS_STARTED.labels(started.value).inc()
-    for job in uow.active_jobs:
-        if job.status in ACTIVE_JOB_STATUSES or job.finished_at is None:
-            continue
-        timed_out = move.action is Action.JOB_TIMED_OUT and job.id == move.job_id
+    for job in change.ended:
+        timed_out = change.timed_out and job.id == change.job_id
         outcome = "timed_out" if timed_out else JobStatus(job.status).value
         EXPORTS_FINISHED.labels(job.type, outcome).inc()
-        seconds = (as_utc(job.finished_at) - as_utc(job.created_at)).total_seconds()
+        seconds = (as_utc(job.finished_at or change.at) - as_utc(job.created_at)).total_seconds()
         EXPORT_DURATION.labels(job.type, outcome).observe(max(seconds, 0.0))
-
-
-def project_created() -> None:
-    CREATED.inc()
 
 
 def write_conflict() -> None:

@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fsm.facts import Action
 from fsm.table import INITIAL
-from service import metrics
+from service.change import Change
 from service.context import Context
 from service.cursors import Listed, cursors_for
 from service.errors import NotFound, ProjectBusy, ValidationFailed
@@ -19,7 +19,7 @@ from service.store.records import PROJECT, ProjectRecord
 from service.store.tables import Project, StatusChange, new_id, utcnow
 from service.webhooks import outbox
 from service.writes.statements import INSERT_HISTORY
-from service.writes.unit_of_work import UnitOfWork, announce, write
+from service.writes.unit_of_work import UnitOfWork, committed, write
 
 INSERT_PROJECT = insert(PROJECT)
 PROJECTS = "projects"
@@ -53,13 +53,17 @@ async def create_project(*, name: str, ctx: Context) -> ProjectOut:
         "reason": None,
     }
     created = card_of_project(project)
+    change = Change(
+        project.id, project.owner, 0, project.version, Action.PROJECT_CREATED, None, INITIAL, now, ctx.actor
+    )
     async with ctx.db.writing() as conn:
         await conn.execute(INSERT_PROJECT, asdict(project))
         await conn.execute(INSERT_HISTORY, history)
         await ctx.events.stage(conn, project.id, project.version, project.owner)
-        staged = await outbox.stage_created(conn, project, created, ctx=ctx)
-    metrics.project_created()
-    await announce(ctx, project.id, project.version, project.owner, staged=staged)
+        staged = await outbox.any_endpoint(conn) and await outbox.stage(
+            conn, change, settings=ctx.settings, card=created
+        )
+    await committed(ctx, change, staged=staged)
     return created
 
 

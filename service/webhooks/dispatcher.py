@@ -289,7 +289,7 @@ class Dispatcher:
         self.shares = Shares()
 
     async def run(self) -> None:
-        wake = self.ctx.webhooks.wake
+        wake = self.ctx.webhook_wake
         if self.ctx.settings.is_sqlite:
             try:
                 await release_leases(ctx=self.ctx)
@@ -353,7 +353,7 @@ class Dispatcher:
 
     def _attempt_done(self, task: asyncio.Task[None]) -> None:
         self.attempts.discard(task)
-        self.ctx.webhooks.wake.set()  # its outcome is to be written; the next delivery may be due
+        self.ctx.webhook_wake.set()  # its outcome is to be written; the next delivery may be due
 
     async def attempt(self, claim: Claim) -> None:
         try:

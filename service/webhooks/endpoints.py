@@ -122,5 +122,5 @@ async def redeliver(webhook_id: str, delivery_id: str, *, ctx: Context) -> Deliv
             )
         )
         await session.refresh(found)
-    ctx.webhooks.wake.set()
+    ctx.webhook_wake.set()
     return DeliveryOut.of(found)

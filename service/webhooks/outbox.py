@@ -1,7 +1,7 @@
 """The transactional outbox: a committed change writes its webhook events and their deliveries in
 its own transaction, so there is never a change without its events nor an event without its change.
 
-The write path calls `stage_write` (or `stage_created`) once, after it has saved the change and
+The write path calls `stage` once with the `Change` it made, after it has saved the change and
 before it commits. Whether any endpoint exists at all is read by the write's own first statement
 (`ANY_ENDPOINT`, a column of the unit of work's load; on PostgreSQL read before the write's
 `BEGIN`, as every read of a unit of work is), so a write costs nothing more while no webhook
@@ -11,35 +11,31 @@ indexed query of the endpoints that want the change's event types; only when one
 project's card read and are rows written.
 """
 
-import asyncio
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import msgspec
-from sqlalchemy import Exists, exists, insert, literal
-from sqlalchemy import select as core_select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
-from fsm.facts import Action
-from fsm.jobs import ACTIVE_JOB_STATUSES, JobStatus
+from fsm.jobs import JobStatus
+from service.change import Change
 from service.schemas import ExportJobOut, ProjectOut
+from service.settings import Settings
 from service.store.cards import read_card
-from service.store.records import JobRecord, ProjectRecord
+from service.store.records import JobRecord
 from service.store.tables import new_id
 from service.webhooks.schemas import EventType
 from service.webhooks.tables import (
+    ANY_ENDPOINT,
     DeliveryStatus,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
     WebhookSubscription,
 )
-
-if TYPE_CHECKING:
-    from service.context import Context
-    from service.writes.unit_of_work import UnitOfWork
 
 ENDED_EVENTS: dict[str, EventType] = {
     JobStatus.SUCCEEDED.value: EventType.EXPORT_SUCCEEDED,
@@ -49,80 +45,56 @@ ENDED_EVENTS: dict[str, EventType] = {
 }
 
 
-ANY_ENDPOINT: Exists = exists(core_select(literal(1)).select_from(WebhookEndpoint.__table__))  # type: ignore[attr-defined]
-"""Whether any webhook endpoint exists: a column of the write's first statement."""
-
-
-@dataclass(slots=True)
-class Outbox:
-    """A process's side of the outbox: `wake` tells the dispatcher that a commit staged deliveries."""
-
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-
 @dataclass(frozen=True, slots=True)
 class Event:
     type: EventType
     job: JobRecord | None = None
 
 
-def events_of_write(uow: "UnitOfWork") -> list[Event]:
-    """What one committed write means to a webhook, in order: the jobs it started or ended (or the
-    progress it reported), then the status change (the history row) they caused."""
-    if uow.announced_version is None:
+def events_of(change: Change) -> list[Event]:
+    """What one committed change means to a webhook, in order: its creation or deletion; else the
+    jobs it started, reported on or ended, then the status change (the history row) they caused."""
+    if change.created:
+        return [Event(EventType.PROJECT_CREATED)]
+    if change.deleted:
         return [Event(EventType.PROJECT_DELETED)]
-    changed = sorted(
-        (job for job in uow.active_jobs if job.updated_at == uow.now),
-        key=lambda job: job.status == JobStatus.SUPERSEDED,
-    )
-    events: list[Event] = []
-    for job in changed:
-        if job.status in ACTIVE_JOB_STATUSES:
-            started = job.created_at == uow.now
-            events.append(Event(EventType.EXPORT_STARTED if started else EventType.EXPORT_PROGRESS, job))
-        elif job.status == JobStatus.FAILED and uow.action is Action.JOB_TIMED_OUT:
-            events.append(Event(EventType.EXPORT_TIMED_OUT, job))
-        else:
-            events.append(Event(ENDED_EVENTS[job.status], job))
-    if uow.project.status != uow.status.value:
-        events.append(Event(EventType.PROJECT_STATUS_CHANGED, changed[0] if changed else None))
+    events = [Event(EventType.EXPORT_STARTED, job) for job in change.started]
+    events += [Event(EventType.EXPORT_PROGRESS, job) for job in change.reported]
+    for job in change.ended:
+        timed_out = job.status == JobStatus.FAILED and change.timed_out
+        events.append(Event(EventType.EXPORT_TIMED_OUT if timed_out else ENDED_EVENTS[job.status], job))
+    if change.status_moved:
+        jobs = (*change.started, *change.reported, *change.ended)
+        events.append(Event(EventType.PROJECT_STATUS_CHANGED, jobs[0] if jobs else None))
     return events
 
 
-async def stage_write(conn: AsyncConnection, uow: "UnitOfWork", *, ctx: "Context") -> bool:
-    """Stage the events of a saved, uncommitted write; True when deliveries were staged (the
-    dispatcher is woken once the write has committed)."""
-    events = events_of_write(uow)
-    project = uow.project
+async def any_endpoint(conn: AsyncConnection) -> bool:
+    """Whether any webhook endpoint exists, for a write whose first statement did not say."""
+    return bool((await conn.execute(select(ANY_ENDPOINT))).scalar_one())
+
+
+async def stage(
+    conn: AsyncConnection, change: Change, *, settings: Settings, card: ProjectOut | None = None
+) -> bool:
+    """Stage the events of a saved, uncommitted change on its connection; True when deliveries were
+    staged (the dispatcher is woken once the change has committed). `card` is the project as the
+    change left it, where the caller has it already."""
+    events = events_of(change)
     if not events:
         return False
-    targets = await _endpoints_for(conn, {e.type for e in events}, project.owner, ctx)
+    targets = await _endpoints_for(conn, {e.type for e in events}, change.owner, settings)
     if not targets:
         return False
-    if uow.announced_version is None:
-        project_data: Any = {"id": project.id}
-    else:
-        project_data = await read_card(conn, project.id, None)
-    await _add(conn, project, project_data, events, targets, uow.now, ctx)
-    return True
-
-
-async def stage_created(
-    conn: AsyncConnection, project: ProjectRecord, card: ProjectOut, *, ctx: "Context"
-) -> bool:
-    """Stage `project.created` for a project inserted, uncommitted, on `conn`; True when deliveries
-    were staged."""
-    if not (await conn.execute(core_select(ANY_ENDPOINT))).scalar_one():
-        return False
-    targets = await _endpoints_for(conn, {EventType.PROJECT_CREATED}, project.owner, ctx)
-    if not targets:
-        return False
-    await _add(conn, project, card, [Event(EventType.PROJECT_CREATED)], targets, project.created_at, ctx)
+    project_data: Any = {"id": change.project_id}
+    if not change.deleted:
+        project_data = card or await read_card(conn, change.project_id, None)
+    await _add(conn, change, project_data, events, targets, settings)
     return True
 
 
 async def _endpoints_for(
-    conn: AsyncConnection, types: set[EventType], owner: str | None, ctx: "Context"
+    conn: AsyncConnection, types: set[EventType], owner: str | None, settings: Settings
 ) -> dict[EventType, list[str]]:
     """The endpoints that asked for each of `types` and may hear of this project: with auth on, only
     those of the project's owner."""
@@ -132,7 +104,7 @@ async def _endpoints_for(
         .where(col(WebhookSubscription.event_type).in_([t.value for t in types]))
         .order_by(col(WebhookSubscription.endpoint_id))
     )
-    if ctx.settings.auth_on:
+    if settings.auth_on:
         query = query.where(
             col(WebhookEndpoint.owner).is_(None) if owner is None else col(WebhookEndpoint.owner) == owner
         )
@@ -144,15 +116,15 @@ async def _endpoints_for(
 
 async def _add(
     conn: AsyncConnection,
-    project: ProjectRecord,
+    change: Change,
     project_data: Any,
     events: list[Event],
     targets: dict[EventType, list[str]],
-    at: datetime,
-    ctx: "Context",
+    settings: Settings,
 ) -> None:
     """Insert the events and their deliveries, in the events' order (the order of `seq`)."""
-    expires_at = at + timedelta(seconds=ctx.settings.webhook_max_age_s)
+    at = change.at
+    expires_at = at + timedelta(seconds=settings.webhook_max_age_s)
     event_rows: list[dict[str, Any]] = []
     delivery_rows: list[dict[str, Any]] = []
     for item in events:
@@ -168,7 +140,7 @@ async def _add(
             {
                 "id": event_id,
                 "type": item.type.value,
-                "project_id": project.id,
+                "project_id": change.project_id,
                 "body": body.decode(),
                 "created_at": at,
             }
@@ -178,7 +150,7 @@ async def _add(
                 "id": new_id(),
                 "endpoint_id": endpoint_id,
                 "event_id": event_id,
-                "project_id": project.id,
+                "project_id": change.project_id,
                 "type": item.type.value,
                 "status": DeliveryStatus.PENDING.value,
                 "attempts": 0,

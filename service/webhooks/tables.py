@@ -5,7 +5,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Exists,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    exists,
+    literal,
+    select,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from service.store.tables import ID_LENGTH, OWNER_MAX, new_id, utcnow
@@ -64,6 +77,11 @@ class WebhookEvent(SQLModel, table=True):
     project_id: str = Field(sa_type=String(ID_LENGTH))
     body: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+ANY_ENDPOINT: Exists = exists(select(literal(1)).select_from(WebhookEndpoint.__table__))  # type: ignore[attr-defined]
+"""Whether any webhook endpoint exists: a column of the first statement of every write, so that a
+write stages no event while none does."""
 
 
 PENDING_ONLY = text("status = 'pending'")

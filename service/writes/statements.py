@@ -7,7 +7,7 @@ import functools
 from sqlalchemy import Executable, Update, and_, bindparam, delete, exists, func, insert, or_, select, update
 
 from service.store.records import ACTIVE_LITERALS, HISTORY, JOB, JOB_COLUMNS, PROJECT, PROJECT_COLUMNS
-from service.webhooks import outbox
+from service.webhooks.tables import ANY_ENDPOINT
 
 PROJECT_CHANGES = (
     "status",
@@ -28,7 +28,7 @@ def _load_statement(by_job: bool) -> Executable:
     columns = (
         *(PROJECT.c[name] for name in PROJECT_COLUMNS),
         *(jobs.c[name] for name in JOB_COLUMNS),
-        outbox.ANY_ENDPOINT,
+        ANY_ENDPOINT,
     )
     wanted = jobs.c.status.in_(ACTIVE_LITERALS)
     if not by_job:

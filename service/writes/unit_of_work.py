@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fsm import machine
 from fsm.facts import Action, Facts, JobType, Move, status_from_facts
-from fsm.jobs import ACTIVE_JOB_STATUSES
+from fsm.jobs import ACTIVE_JOB_STATUSES, JobStatus
 from fsm.status import Status
 from service import metrics
+from service.change import Change
 from service.context import Context
 from service.errors import (
     NotFound,
@@ -152,18 +153,29 @@ class UnitOfWork:
     def dirty(self) -> bool:
         return self._dirty
 
-    @property
-    def accepted(self) -> "_Accepted | None":
-        return self._accepted
-
-    @property
-    def announced_version(self) -> int | None:
-        """The version the change is announced with; None when the project was deleted."""
-        return None if self._deleted else self.project.version
-
-    @property
-    def action(self) -> Action | None:
-        return self._accepted.action if self._accepted else None
+    def change(self) -> Change:
+        """What this write changed, once saved: the value handed on after its commit."""
+        project, now = self.project, self.now
+        touched = [job for job in self.active_jobs if job.updated_at == now]
+        still_active = [job for job in touched if job.status in ACTIVE]
+        ended = [job for job in touched if job.status not in ACTIVE]
+        ended.sort(key=lambda job: job.status == JobStatus.SUPERSEDED)
+        accepted = self._accepted
+        return Change(
+            project_id=project.id,
+            owner=project.owner,
+            version_before=self.read_version,
+            version_after=None if self._deleted else project.version,
+            action=accepted.action if accepted else None,
+            from_status=self.status,
+            to_status=Status(project.status),
+            at=now,
+            actor=self.actor,
+            job_id=accepted.job_id if accepted else None,
+            started=tuple(job for job in still_active if job.created_at == now),
+            reported=tuple(job for job in still_active if job.created_at != now),
+            ended=tuple(ended),
+        )
 
     def active_job(self, job_type: JobType) -> JobRecord | None:
         return next((job for job in self.active_jobs if job.type == job_type), None)
@@ -364,31 +376,32 @@ async def write(
                 uow.actor = ctx.actor
                 result = await work(uow)
                 await uow.save(ctx.events)
-                staged = uow.dirty and uow.any_webhook and await outbox.stage_write(conn, uow, ctx=ctx)
+                change = uow.change() if uow.dirty else None
+                staged = False
+                if change is not None and uow.any_webhook:
+                    staged = await outbox.stage(conn, change, settings=ctx.settings)
         except (_LostRace, IntegrityError):
             pass
         except DBAPIError as exc:
             if not _is_retryable(exc):
                 raise
         else:
-            if uow.dirty:
-                metrics.write_committed(uow)
-                await announce(ctx, uow.project.id, uow.announced_version, uow.project.owner, staged=staged)
+            if change is not None:
+                await committed(ctx, change, staged=staged)
             return result
         metrics.write_conflict()
         await asyncio.sleep(random.uniform(0, RETRY_STEP_S * min(attempt + 1, RETRY_STEPS)))
     raise TooContended(f"The project changed under every one of {MAX_ATTEMPTS} attempts; try again.")
 
 
-async def announce(
-    ctx: Context, project_id: str, version: int | None, owner: str | None, *, staged: bool
-) -> None:
-    """After a change's commit: hand it to this process's event streams (on SQLite; PostgreSQL's
-    NOTIFY, sent in the transaction, reaches every process) and wake the webhook dispatcher when
-    the change staged deliveries."""
-    await ctx.events.committed(project_id, version, owner)
+async def committed(ctx: Context, change: Change, *, staged: bool) -> None:
+    """After a change's commit: count it, hand it to this process's event streams (on SQLite;
+    PostgreSQL's NOTIFY, sent in the transaction, reaches every process) and wake the webhook
+    dispatcher when the change staged deliveries."""
+    metrics.change_committed(change)
+    await ctx.events.committed(change.project_id, change.version_after, change.owner)
     if staged:
-        ctx.webhooks.wake.set()
+        ctx.webhook_wake.set()
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
