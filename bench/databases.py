@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import asyncpg
 
 from bench.common import PG_DATABASE, PG_HOST, VAR
-from tests.postgres import admin
+from bench.postgres import admin
 
 
 @contextlib.contextmanager

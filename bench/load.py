@@ -25,17 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import webhooks
 from bench.http_client import Http, HttpError, address
+from bench.stats import percentile
 
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 Result = dict[str, Any]
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def summary(latencies_s: list[float], wall_s: float, cpu_s: float, errors: int, **extra: Any) -> Result:
@@ -346,8 +341,6 @@ def main(argv: list[str] | None = None) -> None:
     hooks.add_argument("--salt", default="x")
     commands.add_parser("receiver", help="answer deliveries 200 until SIGTERM")
     args = parser.parse_args(argv)
-    from bench import webhooks  # it builds on this module's client
-
     result: Result
     if args.command == "wrk":
         result = run_wrk(args.url, args.script, args.args, args.duration, args.connections, args.threads)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from bench.common import ROOT, VAR
 from bench.scenarios import Scenario, command_args, load
-from bench.servers import framestate_command, start_server
-from tests.servers import free_port
+from bench.servers import framestate_command, free_port, start_server
 
 # Each sample of the event loop's thread goes to the first of these that a frame matches, walking
 # from the innermost frame outwards (frames of other stdlib modules are passed over).

@@ -23,13 +23,12 @@ import time
 from bench.common import DOC, PG_HOST, PROJECTS, ROOT, VAR, say
 from bench.databases import database, pg_version
 from bench.decisions import time_decisions
+from bench.postgres import postgres_error
 from bench.profiling import profile
 from bench.report import RATIO_GOALS, live_notes, render, write_doc
 from bench.scenarios import DbReport, page_paths, run_scenarios, scenarios, webhook_rows, write_lines
 from bench.seeding import seed
-from bench.servers import Server, baseline_command, framestate_command, start_server
-from tests.postgres import postgres_error
-from tests.servers import free_port
+from bench.servers import Server, baseline_command, framestate_command, free_port, start_server
 
 
 def bench_database(kind: str, duration: float, warm_up_s: float, rounds: int, want_profile: bool) -> DbReport:

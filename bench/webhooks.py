@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.http_client import Http, address
-from bench.load import percentile
+from bench.stats import percentile
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 EVENT_TYPES = [

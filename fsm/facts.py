@@ -85,7 +85,9 @@ def status_from_facts(facts: Facts) -> Status:
 
 
 def facts_after(facts: Facts, move: Move) -> Facts:
-    """The facts once an accepted move has taken effect (the contract's "effect" column)."""
+    """The facts once an accepted move has taken effect, as the contract's "effect" column says.
+    The tests check the transition table against it; a write checks the facts it actually leaves,
+    read off its own records, not these."""
     action, job = move.action, move.job_type
     if action in CLIP_ACTIONS:
         return replace(facts, framed_clip=move.framed_clip_after)

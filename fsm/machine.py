@@ -2,8 +2,8 @@
 
 The machine is flat: six states named as the contract names them. `exporting` is a composite
 of its two children in the contract, the docs and the diagram (`fsm.status.EXPORTING_CHILDREN`),
-but not inside `transitions`: its HierarchicalMachine costs about 85 µs a decision here, against
-about 15 µs flat, and no rule of the table is written on the parent state.
+but not inside `transitions`: its HierarchicalMachine makes a decision several times as costly
+(docs/benchmarks.md has the figures), and no rule of the table is written on the parent state.
 
 The machine is bound to one plain decider object, never to an ORM row. A decision sets the
 decider's state, fires the trigger with the facts and the move as arguments (the guards read

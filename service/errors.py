@@ -40,9 +40,10 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class StatusDisagreement(Exception):
-    """The machine's destination for an accepted move is not the status the facts after it give:
-    the transition table and `facts_after` disagree, which is a bug. The write is refused (nothing
-    is stored) and answered as an internal error; the metric and the log line say which."""
+    """The machine's destination for an accepted move is not `status_from_facts` of the facts the
+    write leaves (the project row and the jobs as it is about to store them): the transition table
+    and the write's own effects disagree, which is a bug. The write is refused (nothing is stored)
+    and answered as an internal error; the metric and the log line say which."""
 
 
 class DomainError(Exception):

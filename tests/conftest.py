@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
+from bench.postgres import admin, admin_dsn, postgres_error
 from service.context import Context
 from service.http.app import create_app
 from service.live.hub import Events
@@ -20,7 +21,7 @@ from service.settings import Settings
 from service.store.db import Database, create_engine
 from service.store.migrations import upgrade
 from tests.api import Api
-from tests.postgres import admin, admin_dsn, postgres_error
+from tests.servers import running_server
 
 PG_HOST = os.environ.get("FRAMESTATE_TEST_PG", "postgres@127.0.0.1:5432")
 PG_ADMIN_DSN = admin_dsn(PG_HOST)
@@ -116,6 +117,15 @@ async def empty_tables(settings: Settings) -> None:
                 await conn.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def server_url(migrated_settings: Settings) -> Iterator[str]:
+    """A real server process on the run's database of each kind, shared by a module's tests: for
+    the tests of what only a real server shows (streams, clients, processes). A test that needs
+    the database empty asks for `settings` as well."""
+    with running_server(migrated_settings.database_url) as url:
+        yield url
 
 
 @pytest.fixture

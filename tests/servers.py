@@ -1,7 +1,6 @@
 """Real server processes for the tests that need one: `framestate serve` on a free loopback port."""
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -10,18 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.servers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 READY = "Application startup complete"
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 """What the tests let webhooks call: nothing they do may make the service send off this machine."""
 LOOPBACK_ONLY = "127.0.0.0/8,::1/128"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

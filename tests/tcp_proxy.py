@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from tests.servers import free_port
+from bench.servers import free_port
 
 
 class Relay:

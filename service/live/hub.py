@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.settings import Settings
+from service.store.owners import visible_to
 
 CHANNEL = "framestate"
 NOTIFY = text("SELECT pg_notify(:channel, :payload)")
@@ -77,7 +78,7 @@ class Subscriber:
         self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, frame: Frame) -> None:
-        if self.closed or (self.owner is not None and frame.owner != self.owner and frame is not KEEP_ALIVE):
+        if self.closed or (frame is not KEEP_ALIVE and not visible_to(frame.owner, self.owner)):
             return
         if len(self._frames) >= self.limit:
             self.close()
@@ -144,7 +145,7 @@ class Events:
         return not self._postgres or (self._listener is not None and not self._listener.is_closed())
 
     async def stop(self) -> None:
-        for subscriber in [*self._everything, *(s for subs in self._by_project.values() for s in subs)]:
+        for subscriber in self._every_subscriber():
             subscriber.close()
         if self._listener is not None and not self._listener.is_closed():
             self._listener.remove_termination_listener(self._on_listener_lost)
@@ -201,6 +202,9 @@ class Events:
             if not subs:
                 del self._by_project[subscriber.project_id]
 
+    def _every_subscriber(self) -> list[Subscriber]:
+        return [*self._everything, *(s for subs in self._by_project.values() for s in subs)]
+
     @property
     def subscriber_count(self) -> int:
         return len(self._everything) + sum(len(subs) for subs in self._by_project.values())
@@ -214,14 +218,14 @@ class Events:
     def _on_listener_lost(self, _conn: object) -> None:
         """Changes may be missed from here on: end every stream, so that clients start afresh."""
         log.error("lost the PostgreSQL LISTEN connection; closing every event stream")
-        for subscriber in [*self._everything, *(s for subs in self._by_project.values() for s in subs)]:
+        for subscriber in self._every_subscriber():
             subscriber.close()
         self._spawn(self._relisten())
 
     async def _keep_alive(self) -> None:
         while True:
             await asyncio.sleep(KEEPALIVE_S)
-            for subscriber in [*self._everything, *(s for subs in self._by_project.values() for s in subs)]:
+            for subscriber in self._every_subscriber():
                 subscriber.offer(KEEP_ALIVE)
 
     def _spawn(self, coroutine: Coroutine[None, None, None]) -> None:
@@ -253,9 +257,7 @@ class Events:
             self._loading[project_id] = True
             return
         self._loading[project_id] = False
-        task = asyncio.get_running_loop().create_task(self._load_and_fan_out(project_id, owner))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._load_and_fan_out(project_id, owner))
 
     async def _load_and_fan_out(self, project_id: str, owner: str | None) -> None:
         sent = 0
@@ -280,7 +282,7 @@ class Events:
         """A change they would have shown cannot be loaded: end those streams, so that their clients
         reconnect and start again from a fresh snapshot rather than show a stale card."""
         for subscriber in [*self._everything, *self._by_project.get(project_id, ())]:
-            if subscriber.owner is None or subscriber.owner == owner:
+            if visible_to(owner, subscriber.owner):
                 subscriber.close()
 
     def _fan_out(self, frame: Frame) -> None:

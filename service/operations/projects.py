@@ -13,8 +13,9 @@ from service.context import Context
 from service.cursors import Listed, cursors_for
 from service.errors import NotFound, ProjectBusy, ValidationFailed
 from service.schemas import HistoryEntry, ProjectOut, ProjectPage
-from service.store.cards import card_of_project, cards_of, page_statement, read_card, visible_to
+from service.store.cards import card_of_project, cards_of, page_statement, read_card
 from service.store.db import Database
+from service.store.owners import visible_to
 from service.store.records import PROJECT, ProjectRecord
 from service.store.tables import Project, StatusChange, new_id, utcnow
 from service.webhooks import outbox

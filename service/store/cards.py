@@ -15,70 +15,32 @@ from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import FromClause
 
-from fsm.facts import Facts, JobType
-from fsm.jobs import JobStatus, VideoKind
+from fsm.facts import JobType
 from fsm.machine import allowed_actions
-from fsm.status import EXPORTING, EXPORTING_CHILDREN, LABELS, Status
-from service.schemas import ExportJobOut, ProjectOut, VideoOut, as_utc, as_utc_or_none
-from service.store.records import ACTIVE_LITERALS, JOB, PROJECT, PROJECT_COLUMNS, VIDEO, ProjectRecord
-
-VIDEO_COLUMNS = ("id", "kind", "version", "uri", "job_id", "created_at")
-JOB_ANSWER_COLUMNS = (
-    "id",
-    "project_id",
-    "type",
-    "status",
-    "progress",
-    "message",
-    "error",
-    "input_video_id",
-    "output_video_id",
-    "created_at",
-    "updated_at",
-    "finished_at",
-    "cancel_reason",
+from fsm.status import EXPORTING, EXPORTING_CHILDREN, LABELS
+from service.schemas import (
+    JOB_ANSWER_COLUMNS,
+    STATUSES,
+    VIDEO_COLUMNS,
+    ProjectOut,
+    as_utc,
+    job_answer,
+    video_answer,
 )
-_STATUS: dict[str, Status] = {s.value: s for s in Status}
-_JOB_TYPE: dict[str, JobType] = {t.value: t for t in JobType}
-_JOB_STATUS: dict[str, JobStatus] = {s.value: s for s in JobStatus}
-_VIDEO_KIND: dict[str, VideoKind] = {k.value: k for k in VideoKind}
-"""A row's text to its enum member by one dictionary lookup: calling the enum costs ~2 µs, and a
-page of cards makes a few hundred of them."""
+from service.store.owners import visible_to
+from service.store.records import (
+    ACTIVE_LITERALS,
+    JOB,
+    PROJECT,
+    PROJECT_COLUMNS,
+    VIDEO,
+    ProjectRecord,
+    project_facts,
+)
+
 _W = len(PROJECT_COLUMNS)
 _F = _W + len(VIDEO_COLUMNS)
 _J = _F + len(VIDEO_COLUMNS)
-
-
-def visible_to(owner_of_project: str | None, owner: str | None) -> bool:
-    """With auth on, a client (`owner`) sees only its own projects; without it (None), all."""
-    return owner is None or owner_of_project == owner
-
-
-def job_out(row: Sequence[Any]) -> ExportJobOut:
-    """An ExportJob answer from the `JOB_ANSWER_COLUMNS` of a row, in that order."""
-    return ExportJobOut(
-        id=row[0],
-        project_id=row[1],
-        type=_JOB_TYPE[row[2]],
-        status=_JOB_STATUS[row[3]],
-        progress=row[4],
-        message=row[5],
-        error=row[6],
-        input_video_id=row[7],
-        output_video_id=row[8],
-        created_at=as_utc(row[9]),
-        updated_at=as_utc(row[10]),
-        finished_at=as_utc_or_none(row[11]),
-        cancel_reason=row[12],
-    )
-
-
-def _video_out(row: Sequence[Any], at: int) -> VideoOut | None:
-    if row[at] is None:
-        return None
-    return VideoOut(
-        row[at], _VIDEO_KIND[row[at + 1]], row[at + 2], row[at + 3], row[at + 4], as_utc(row[at + 5])
-    )
 
 
 class _Job(Protocol):
@@ -99,17 +61,13 @@ def active_order(job: _Job) -> tuple[bool, datetime, str]:
 def card_of(rows: Sequence[Sequence[Any]]) -> ProjectOut:
     """The card of one project from its rows of a card statement (one per active job, at least one)."""
     first = rows[0]
-    jobs = [job_out(row[_J:]) for row in rows if row[_J] is not None]
+    jobs = [job_answer(row[_J:]) for row in rows if row[_J] is not None]
     if len(jobs) > 1:
         jobs.sort(key=active_order)
     types = {job.type for job in jobs}
-    status = _STATUS[first[3]]
-    facts = Facts(
-        active_framing=JobType.FRAMING in types,
-        active_overlay=JobType.OVERLAY in types,
-        final_video=first[8] is not None,
-        working_video=first[7] is not None,
-        framed_clip=first[6] > 0,
+    status = STATUSES[first[3]]
+    facts = project_facts(
+        framed_clips=first[6], working_video_id=first[7], final_video_id=first[8], active_types=types
     )
     return ProjectOut(
         id=first[0],
@@ -119,8 +77,8 @@ def card_of(rows: Sequence[Sequence[Any]]) -> ProjectOut:
         is_exporting=status in EXPORTING_CHILDREN,
         active_exports=jobs,
         allowed_actions=allowed_actions(status, facts),
-        working_video=_video_out(first, _W),
-        final_video=_video_out(first, _F),
+        working_video=video_answer(first, _W),
+        final_video=video_answer(first, _F),
         clip_count=first[5],
         framed_clip_count=first[6],
         version=first[4],

@@ -3,13 +3,14 @@ Core statements on the SQLModel tables. They carry no ORM state, so loading one 
 unpacking and changing one costs an attribute set; the unit of work finds what changed by
 comparing a job with the copy it took when it loaded it."""
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, literal_column
 
+from fsm.facts import Facts, JobType
 from fsm.jobs import ACTIVE_JOB_STATUSES
 from service.store.tables import Clip, ExportJob, Project, StatusChange, Video
 
@@ -75,6 +76,21 @@ ACTIVE_LITERALS: list[ColumnElement[Any]] = [
 ]
 """The active job statuses as SQL literals: `status IN ('queued', 'running')` needs no bound
 parameters to expand on every execution."""
+
+
+def project_facts(
+    *, framed_clips: int, working_video_id: str | None, final_video_id: str | None, active_types: Set[str]
+) -> Facts:
+    """The facts of a project, from the columns its row carries and the types of its active jobs:
+    what a card's allowed actions and a write's decision are both made of."""
+    return Facts(
+        active_framing=JobType.FRAMING in active_types,
+        active_overlay=JobType.OVERLAY in active_types,
+        final_video=final_video_id is not None,
+        working_video=working_video_id is not None,
+        framed_clip=framed_clips > 0,
+    )
+
 
 PROJECT_COLUMNS = tuple(f.name for f in fields(ProjectRecord))
 JOB_COLUMNS = tuple(f.name for f in fields(JobRecord))

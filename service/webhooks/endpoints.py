@@ -11,6 +11,7 @@ from service.context import Context
 from service.cursors import cursors_for
 from service.errors import LimitReached, NotFound
 from service.limits import MAX_WEBHOOKS_PER_OWNER
+from service.store.owners import owned_by, visible, visible_to
 from service.store.tables import utcnow
 from service.webhooks.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
 from service.webhooks.signing import new_secret
@@ -38,8 +39,7 @@ async def _refuse_past_limit(session: AsyncSession, ctx: Context) -> None:
     SQLite has one writer at a time anyway."""
     if not ctx.settings.is_sqlite:
         await session.exec(select(func.pg_advisory_xact_lock(func.hashtext(f"webhooks:{ctx.owner}"))))
-    owner = col(WebhookEndpoint.owner)
-    owned = select(func.count()).where(owner.is_(None) if ctx.owner is None else owner == ctx.owner)
+    owned = select(func.count()).where(owned_by(col(WebhookEndpoint.owner), ctx.owner))
     if (await session.exec(owned)).one() >= MAX_WEBHOOKS_PER_OWNER:
         raise LimitReached(
             f"An owner may have at most {MAX_WEBHOOKS_PER_OWNER} webhooks; delete one first.",
@@ -49,7 +49,7 @@ async def _refuse_past_limit(session: AsyncSession, ctx: Context) -> None:
 
 async def _visible_endpoint(session: AsyncSession, webhook_id: str, owner: str | None) -> WebhookEndpoint:
     endpoint = await session.get(WebhookEndpoint, webhook_id)
-    if endpoint is None or (owner is not None and endpoint.owner != owner):
+    if endpoint is None or not visible_to(endpoint.owner, owner):
         raise NotFound(f"No webhook with id {webhook_id!r}.")
     return endpoint
 
@@ -58,8 +58,7 @@ async def list_webhooks(*, ctx: Context) -> list[WebhookOut]:
     query = select(WebhookEndpoint).order_by(
         col(WebhookEndpoint.created_at).desc(), col(WebhookEndpoint.id).desc()
     )
-    if ctx.owner is not None:
-        query = query.where(WebhookEndpoint.owner == ctx.owner)
+    query = query.where(visible(col(WebhookEndpoint.owner), ctx.owner))
     async with ctx.db.read() as session:
         return [WebhookOut.of(endpoint) for endpoint in (await session.exec(query)).all()]
 

@@ -25,6 +25,7 @@ from service.change import Change
 from service.schemas import ExportJobOut, ProjectOut
 from service.settings import Settings
 from service.store.cards import read_card
+from service.store.owners import owned_by
 from service.store.records import JobRecord
 from service.store.tables import new_id
 from service.webhooks.schemas import EventType
@@ -105,9 +106,7 @@ async def _endpoints_for(
         .order_by(col(WebhookSubscription.endpoint_id))
     )
     if settings.auth_on:
-        query = query.where(
-            col(WebhookEndpoint.owner).is_(None) if owner is None else col(WebhookEndpoint.owner) == owner
-        )
+        query = query.where(owned_by(col(WebhookEndpoint.owner), owner))
     targets: dict[EventType, list[str]] = {}
     for event_type, endpoint_id in (await conn.execute(query)).all():
         targets.setdefault(EventType(event_type), []).append(endpoint_id)

@@ -38,14 +38,16 @@ from service.errors import (
     TransitionNotAllowed,
 )
 from service.live.hub import Events
-from service.store.cards import active_order, visible_to
+from service.store.cards import active_order
 from service.store.db import begin_writes
+from service.store.owners import visible_to
 from service.store.records import (
     JOB_COLUMNS,
     PROJECT_COLUMNS,
     JobRecord,
     ProjectRecord,
     job_record,
+    project_facts,
     project_record,
 )
 from service.store.tables import utcnow
@@ -72,20 +74,17 @@ RETRY_STEPS = 10
 """A write that lost its race waits a random time up to RETRY_STEP_S × the attempt's number (at most
 RETRY_STEPS of them) before it runs again, so that writers that collided spread out."""
 
-ACTIVE = tuple(status.value for status in ACTIVE_JOB_STATUSES)
-
 
 class _LostRace(Exception):
     pass
 
 
 def facts_of(project: ProjectRecord, active_jobs: Sequence[JobRecord]) -> Facts:
-    return Facts(
-        active_framing=any(job.type == JobType.FRAMING for job in active_jobs),
-        active_overlay=any(job.type == JobType.OVERLAY for job in active_jobs),
-        final_video=project.final_video_id is not None,
-        working_video=project.working_video_id is not None,
-        framed_clip=project.framed_clip_count > 0,
+    return project_facts(
+        framed_clips=project.framed_clip_count,
+        working_video_id=project.working_video_id,
+        final_video_id=project.final_video_id,
+        active_types={job.type for job in active_jobs},
     )
 
 
@@ -117,7 +116,9 @@ class UnitOfWork:
         self.any_webhook = any_webhook
         self.project = project
         self.jobs = {job.id: job for job in jobs}
-        self.active_jobs = sorted((job for job in jobs if job.status in ACTIVE), key=active_order)
+        self.active_jobs = sorted(
+            (job for job in jobs if job.status in ACTIVE_JOB_STATUSES), key=active_order
+        )
         self.read_version = project.version
         self.status = Status(project.status)
         self.now = utcnow()
@@ -157,8 +158,8 @@ class UnitOfWork:
         """What this write changed, once saved: the value handed on after its commit."""
         project, now = self.project, self.now
         touched = [job for job in self.active_jobs if job.updated_at == now]
-        still_active = [job for job in touched if job.status in ACTIVE]
-        ended = [job for job in touched if job.status not in ACTIVE]
+        still_active = [job for job in touched if job.status in ACTIVE_JOB_STATUSES]
+        ended = [job for job in touched if job.status not in ACTIVE_JOB_STATUSES]
         ended.sort(key=lambda job: job.status == JobStatus.SUPERSEDED)
         accepted = self._accepted
         return Change(
@@ -288,7 +289,7 @@ class UnitOfWork:
         """The project row's new status, version and time; the history row when the status moved."""
         project = self.project
         new_status = self._accepted.dest if self._accepted else self.status
-        remaining_active = [job for job in self.active_jobs if job.status in ACTIVE]
+        remaining_active = [job for job in self.active_jobs if job.status in ACTIVE_JOB_STATUSES]
         oracle = status_from_facts(facts_of(project, remaining_active))
         if new_status is not oracle:
             metrics.status_disagreement()

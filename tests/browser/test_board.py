@@ -16,8 +16,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
-from service.http.auth import Role, mint_token
-from tests.servers import ROOT, free_port, running_server, server_process
+from bench.servers import free_port
+from service.http.auth import Role
+from tests.auth import SECRET, token
+from tests.servers import ROOT, running_server, server_process
 
 pytestmark = pytest.mark.anyio
 CHROMIUM = os.environ.get("FRAMESTATE_CHROMIUM", "/usr/bin/chromium")
@@ -35,7 +37,8 @@ SCREENSHOT = os.environ.get("FRAMESTATE_SCREENSHOT")
 
 
 @pytest.fixture
-def server_url(sqlite_url: str) -> Iterator[str]:
+def board_url(sqlite_url: str) -> Iterator[str]:
+    """The board on a server of its own (SQLite: the browser is what is tested here)."""
     with running_server(sqlite_url) as base_url:
         yield base_url
 
@@ -75,13 +78,13 @@ async def _complete_project(
     return project_id
 
 
-async def test_a_reframe_on_the_board(server_url: str, browser: Browser) -> None:
-    async with httpx.AsyncClient(base_url=server_url) as client:
+async def test_a_reframe_on_the_board(board_url: str, browser: Browser) -> None:
+    async with httpx.AsyncClient(base_url=board_url) as client:
         project_id = await _complete_project(client, "Surf trip — Portugal")
         await client.post("/v1/projects", json={"name": "Wedding <b>highlights</b>"})
         await _complete_project(client, "Product launch teaser")
     page = await browser.new_page(viewport={"width": 1280, "height": 720})
-    await page.goto(server_url)
+    await page.goto(board_url)
     card = page.locator(f'[data-project-id="{project_id}"]')
     badge = card.locator(".badge")
     await expect(badge).to_have_text("Complete")
@@ -104,7 +107,7 @@ async def test_a_reframe_on_the_board(server_url: str, browser: Browser) -> None
         "6",
         "--fail",
         "--url",
-        server_url,
+        board_url,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -133,9 +136,6 @@ async def test_a_reframe_on_the_board(server_url: str, browser: Browser) -> None
     assert b"failed (as asked)" in stdout
 
 
-SECRET = "browser-secret-" + "b" * 32
-
-
 @pytest.fixture
 def secured_url(sqlite_url: str) -> Iterator[str]:
     with running_server(sqlite_url, extra_env={"FRAMESTATE_JWT_SECRET": SECRET}) as base_url:
@@ -145,8 +145,8 @@ def secured_url(sqlite_url: str) -> Iterator[str]:
 async def test_the_board_and_the_simulated_worker_work_with_auth_on(
     secured_url: str, browser: Browser
 ) -> None:
-    alice, bob = mint_token(SECRET, "alice", Role.CLIENT), mint_token(SECRET, "bob", Role.CLIENT)
-    renderer = mint_token(SECRET, "renderer", Role.WORKER)
+    alice, bob = token("alice"), token("bob")
+    renderer = token("renderer", Role.WORKER)
     async with (
         httpx.AsyncClient(base_url=secured_url, headers={"Authorization": f"Bearer {alice}"}) as client,
         httpx.AsyncClient(base_url=secured_url, headers={"Authorization": f"Bearer {renderer}"}) as worker,
@@ -211,12 +211,12 @@ async def _a_project_with_a_past(client: httpx.AsyncClient) -> str:
     return project_id
 
 
-async def test_the_inspector_follows_a_reframe(server_url: str, browser: Browser) -> None:
-    async with httpx.AsyncClient(base_url=server_url) as client:
+async def test_the_inspector_follows_a_reframe(board_url: str, browser: Browser) -> None:
+    async with httpx.AsyncClient(base_url=board_url) as client:
         project_id = await _a_project_with_a_past(client)
         await _complete_project(client, "Product launch teaser")
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        await page.goto(server_url)
+        await page.goto(board_url)
         card = page.locator(f'[data-project-id="{project_id}"]')
         await expect(card.locator(".badge")).to_have_text("Complete")
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
@@ -276,7 +276,7 @@ async def _document_cookie(page: Page) -> str:
 
 
 async def test_the_board_s_token_is_out_of_reach_of_page_scripts(secured_url: str, browser: Browser) -> None:
-    alice = mint_token(SECRET, "alice", Role.CLIENT)
+    alice = token("alice")
     async with httpx.AsyncClient(
         base_url=secured_url, headers={"Authorization": f"Bearer {alice}"}
     ) as client:
@@ -321,7 +321,7 @@ def capped_url(sqlite_url: str) -> Iterator[str]:
 
 async def test_a_reload_storm_does_not_trip_the_stream_cap(capped_url: str, browser: Browser) -> None:
     """30 reloads in a row, with a cap of 4 streams: each reload gives its stream back."""
-    alice = mint_token(SECRET, "alice", Role.CLIENT)
+    alice = token("alice")
     page = await browser.new_page()
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept(alice)))
     refused: list[str] = []

@@ -14,16 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.servers import running_server
-
 pytestmark = pytest.mark.slow
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
-
-
-@pytest.fixture
-def server_url(fresh_url: str) -> Iterator[str]:
-    with running_server(fresh_url) as base_url:
-        yield base_url
 
 
 @pytest.fixture

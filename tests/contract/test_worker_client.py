@@ -2,7 +2,7 @@
 (`service/client.py`, also behind `framestate simulate-export`), against a real server."""
 
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -15,16 +15,8 @@ from service.commands.worker_client import (
     JobNotActiveError,
     WorkerClient,
 )
-from tests.conftest import sqlite_url_in
-from tests.servers import running_server
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(sqlite_url_in(tmp_path_factory.mktemp("worker"))) as base_url:
-        yield base_url
 
 
 @pytest.fixture

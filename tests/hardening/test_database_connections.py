@@ -16,9 +16,9 @@ import asyncpg
 import httpx
 import pytest
 
+from bench.postgres import admin
 from tests.api import CROP, answered, assert_problem
 from tests.conftest import PG_HOST, _require_postgres
-from tests.postgres import admin
 from tests.servers import ROOT, server_process
 
 pytestmark = pytest.mark.anyio

@@ -3,37 +3,31 @@ sending slots, so another owner's delivery still goes out within the contract's 
 
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from service.http.app import create_app
-from service.http.auth import Role, mint_token
 from service.settings import Settings
 from service.webhooks.dispatcher import OWNER_SHARE
 from tests.api import Api
+from tests.auth import auth_on, bearer
 from tests.receiver import HANG, always, receiving
 from tests.servers import LOOPBACK
 
 pytestmark = pytest.mark.anyio
-SECRET = "fairness-secret-" + "f" * 32
 HANGING_ENDPOINTS = 64
-
-
-def _as(sub: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(SECRET, sub, Role.CLIENT)}"}
 
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    fair = replace(settings, jwt_secret=SECRET, webhook_allow_networks=LOOPBACK, webhook_timeout_s=60.0)
+    fair = auth_on(settings, webhook_allow_networks=LOOPBACK, webhook_timeout_s=60.0)
     async with AsyncTestClient(app=create_app(fair)) as client:
         yield Api(client)
 
 
 async def test_one_owners_hanging_endpoints_do_not_delay_another_owners_delivery(api: Api) -> None:
-    mallory, alice = _as("mallory"), _as("alice")
+    mallory, alice = bearer("mallory"), bearer("alice")
     async with receiving(always(HANG)) as hanging, receiving() as healthy:
         hook = {"url": hanging.url, "events": ["project.created"]}
         for _ in range(HANGING_ENDPOINTS):

@@ -28,7 +28,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -40,8 +40,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from service.http.app import create_app
-from service.http.auth import Role, mint_token
+from service.http.auth import Role
 from service.settings import Settings
+from tests.auth import SECRET, auth_on, token
 from tests.conftest import empty_tables
 
 EXAMPLES = int(os.environ.get("FRAMESTATE_FUZZ_EXAMPLES", "60"))
@@ -53,9 +54,8 @@ FUZZ_SETTINGS = run_settings(
     print_blob=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-SECRET = "fuzz-secret-" + "f" * 32
-CLIENT = mint_token(SECRET, "fuzzer", Role.CLIENT)
-WORKER = mint_token(SECRET, "renderer", Role.WORKER)
+CLIENT = token("fuzzer")
+WORKER = token("renderer", Role.WORKER)
 HOST = b"testserver.local"
 
 # Operations that take a body: (method, path template, role).
@@ -329,7 +329,7 @@ class Target:
 
 
 def _run(migrated_settings: Settings, test: Callable[[Target], None]) -> None:
-    fuzzed = replace(migrated_settings, jwt_secret=SECRET, webhook_allow_networks=("127.0.0.0/8", "::1/128"))
+    fuzzed = auth_on(migrated_settings, webhook_allow_networks=("127.0.0.0/8", "::1/128"))
     with TestClient(app=create_app(fuzzed)) as client:
         target = Target(client)
         target.build()

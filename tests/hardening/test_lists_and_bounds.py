@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from service.http.auth import Role, mint_token
 from service.settings import Settings
 from service.store.db import create_engine
 from tests.api import CROP, JSON, Api, assert_problem
+from tests.auth import SECRET, bearer
 from tests.servers import running_server
 from tests.sse import events
 from tests.world import make_world, refused
@@ -182,13 +182,6 @@ async def test_a_project_holds_at_most_1000_clips(api: Api, settings: Settings) 
     assert (await api.project(pid))["clip_count"] == 1000
 
 
-SECRET = "bounds-secret-" + "s" * 32
-
-
-def _bearer(sub: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(SECRET, sub, Role.CLIENT)}"}
-
-
 @pytest.fixture
 def owners_server(sqlite_url: str) -> Iterator[str]:
     env = {"FRAMESTATE_JWT_SECRET": SECRET, "FRAMESTATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128"}
@@ -199,19 +192,19 @@ def owners_server(sqlite_url: str) -> Iterator[str]:
 async def test_an_owner_holds_at_most_100_webhooks(owners_server: str) -> None:
     body = {"url": "http://127.0.0.1:9/hook", "events": ["project.created"]}
     async with httpx.AsyncClient(base_url=owners_server) as client:
-        alice, bob = Api(client), _bearer("bob")
+        alice, bob = Api(client), bearer("bob")
         made = await asyncio.gather(
-            *(alice.call("POST", "/v1/webhooks", json=body, headers=_bearer("alice")) for _ in range(104))
+            *(alice.call("POST", "/v1/webhooks", json=body, headers=bearer("alice")) for _ in range(104))
         )
         assert sorted(response.status_code for response in made) == [201] * 100 + [409] * 4
         for response in made:
             if response.status_code == 409:
                 assert assert_problem(response, 409, "limit_reached")["limit"] == 100
-        listed = await alice.call("GET", "/v1/webhooks", 200, headers=_bearer("alice"))
+        listed = await alice.call("GET", "/v1/webhooks", 200, headers=bearer("alice"))
         assert len(listed.json()) == 100
         await alice.call("POST", "/v1/webhooks", 201, json=body, headers=bob)  # another owner's own count
-        await alice.call("DELETE", f"/v1/webhooks/{listed.json()[0]['id']}", 204, headers=_bearer("alice"))
-        await alice.call("POST", "/v1/webhooks", 201, json=body, headers=_bearer("alice"))
+        await alice.call("DELETE", f"/v1/webhooks/{listed.json()[0]['id']}", 204, headers=bearer("alice"))
+        await alice.call("POST", "/v1/webhooks", 201, json=body, headers=bearer("alice"))
 
 
 @pytest.fixture
@@ -223,8 +216,8 @@ def streams_server(sqlite_url: str) -> Iterator[str]:
 
 async def test_a_process_holds_at_most_its_total_of_streams(streams_server: str) -> None:
     async with (
-        httpx.AsyncClient(base_url=streams_server, headers=_bearer("alice")) as alice,
-        httpx.AsyncClient(base_url=streams_server, headers=_bearer("bob")) as bob,
+        httpx.AsyncClient(base_url=streams_server, headers=bearer("alice")) as alice,
+        httpx.AsyncClient(base_url=streams_server, headers=bearer("bob")) as bob,
         AsyncExitStack() as held,
     ):
         await held.enter_async_context(events(alice, "/v1/events"))

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.http.auth import Role, mint_token
 from service.live.feed import Feed
 from service.live.hub import Events
 from service.live.slots import StreamSlots, TooManyStreams
 from service.settings import Settings
 from tests.api import Api, assert_problem
+from tests.auth import ALICE, BOB, SECRET
 from tests.servers import running_server
 from tests.sse import events
 from tests.world import make_world, snapshot
@@ -122,8 +122,6 @@ def test_a_stream_dropped_unread_gives_its_slot_and_its_subscription_back() -> N
     assert (slots.held("a"), hub.subscriber_count) == (0, 0)
 
 
-SECRET = "streams-secret-" + "s" * 32
-ALICE, BOB = mint_token(SECRET, "alice", Role.CLIENT), mint_token(SECRET, "bob", Role.CLIENT)
 CAP = 3
 
 

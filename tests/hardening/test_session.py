@@ -1,29 +1,27 @@
 """The board's session cookie, and the guard on writes it authenticates."""
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from service.http.app import create_app
-from service.http.auth import Role, mint_token
+from service.http.auth import Role
 from service.settings import Settings
 from tests.api import Api, assert_problem
+from tests.auth import ALICE, auth_on, token
 from tests.world import snapshot
 
 pytestmark = pytest.mark.anyio
-SECRET = "session-secret-" + "s" * 32
-ALICE = mint_token(SECRET, "alice", Role.CLIENT)
-RENDERER = mint_token(SECRET, "renderer", Role.WORKER)
+RENDERER = token("renderer", Role.WORKER)
 BEARER = {"Authorization": f"Bearer {ALICE}"}
 OWN = "http://testserver.local"
 
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    async with AsyncTestClient(app=create_app(replace(settings, jwt_secret=SECRET))) as client:
+    async with AsyncTestClient(app=create_app(auth_on(settings))) as client:
         yield Api(client)
 
 
@@ -53,7 +51,7 @@ async def test_a_session_sets_an_httponly_strict_cookie_holding_the_token(api: A
 
 
 async def test_the_cookie_is_secure_when_asked(settings: Settings) -> None:
-    secure = replace(settings, jwt_secret=SECRET, cookie_secure=True)
+    secure = auth_on(settings, cookie_secure=True)
     async with AsyncTestClient(app=create_app(secure)) as client:
         response = await client.post("/v1/session", headers=BEARER)
         assert response.status_code == 204

@@ -7,25 +7,22 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from service.http.app import create_app
-from service.http.auth import Role, mint_token
 from service.settings import Settings
 from tests.api import Api, assert_problem
+from tests.auth import ALICE, SECRET, auth_on
 
 pytestmark = pytest.mark.anyio
-SECRET = "tokens-secret-" + "t" * 32
-ALICE = mint_token(SECRET, "alice", Role.CLIENT)
 
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    async with AsyncTestClient(app=create_app(replace(settings, jwt_secret=SECRET))) as client:
+    async with AsyncTestClient(app=create_app(auth_on(settings))) as client:
         yield Api(client)
 
 

@@ -2,7 +2,6 @@
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 
 import httpx
 import jwt
@@ -13,14 +12,12 @@ from service.http.app import create_app
 from service.http.auth import Role, mint_token
 from service.settings import Settings
 from tests.api import Api, assert_problem
+from tests.auth import ALICE, BOB, SECRET, auth_on, token
 from tests.servers import running_server
 from tests.sse import events
 
 pytestmark = pytest.mark.anyio
-SECRET = "test-secret-" + "s" * 32
-ALICE = mint_token(SECRET, "alice", Role.CLIENT)
-BOB = mint_token(SECRET, "bob", Role.CLIENT)
-RENDERER = mint_token(SECRET, "renderer-1", Role.WORKER)
+RENDERER = token("renderer-1", Role.WORKER)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -29,7 +26,7 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    async with AsyncTestClient(app=create_app(replace(settings, jwt_secret=SECRET))) as client:
+    async with AsyncTestClient(app=create_app(auth_on(settings))) as client:
         yield Api(client)
 
 

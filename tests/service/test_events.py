@@ -1,6 +1,6 @@
 """The event streams, read from real server processes."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -11,12 +11,6 @@ from tests.servers import running_server
 from tests.sse import events
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def server_url(migrated_settings: Settings) -> Iterator[str]:
-    with running_server(migrated_settings.database_url) as url:
-        yield url
 
 
 @pytest.fixture

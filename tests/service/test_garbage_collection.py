@@ -14,12 +14,12 @@ import uvicorn
 from litestar import Litestar
 from uvicorn.protocols.http.h11_impl import RequestResponseCycle
 
+from bench.servers import free_port
 from service.commands.serving import APP_FACTORY, GC_YOUNG_FACTOR
 from service.http.app import create_app
 from service.settings import Settings
 from tests.api import Api
 from tests.polling import poll
-from tests.servers import free_port
 from tests.sse import events
 
 pytestmark = pytest.mark.anyio

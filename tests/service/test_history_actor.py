@@ -2,7 +2,6 @@
 time-out, null with auth off) and `reason` (a fail's error, a cancel's reason, null otherwise)."""
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -12,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from service.context import Context
 from service.http.app import create_app
-from service.http.auth import Role, mint_token
+from service.http.auth import Role
 from service.live.hub import Events
 from service.operations.projects import find_project
 from service.operations.sweep import SWEEP_ACTOR, sweep_once
@@ -20,11 +19,11 @@ from service.settings import Settings
 from service.store.db import Database
 from service.store.tables import utcnow
 from tests.api import JSON, Api
+from tests.auth import auth_on, token
 
 pytestmark = pytest.mark.anyio
-SECRET = "history-secret-" + "h" * 32
 CLIENT, WORKER = "alice", "renderer-7"
-TOKENS = {CLIENT: mint_token(SECRET, CLIENT, Role.CLIENT), WORKER: mint_token(SECRET, WORKER, Role.WORKER)}
+TOKENS = {CLIENT: token(CLIENT), WORKER: token(WORKER, Role.WORKER)}
 
 
 class Caller:
@@ -49,7 +48,7 @@ class Caller:
 @pytest.fixture(params=[False, True], ids=["auth-off", "auth-on"])
 async def caller(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Caller]:
     auth: bool = request.param
-    app = create_app(replace(settings, jwt_secret=SECRET) if auth else settings)
+    app = create_app(auth_on(settings) if auth else settings)
     async with AsyncTestClient(app=app) as client:
         yield Caller(Api(client), auth)
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from bench.servers import free_port
 from service.http.app import create_app
 from service.settings import Settings
 from service.webhooks.dispatcher import ENDPOINT_SHARE
@@ -19,7 +20,7 @@ from tests.api import JSON, Api, assert_problem
 from tests.metrics import Samples, parse, value
 from tests.polling import poll
 from tests.receiver import HANG, Received, always, receiving, verify
-from tests.servers import LOOPBACK, free_port
+from tests.servers import LOOPBACK
 
 pytestmark = pytest.mark.anyio
 ALL_BUT_PROGRESS = [

@@ -6,16 +6,15 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
 from service.http.app import create_app
-from service.http.auth import Role, mint_token
 from service.settings import Settings
 from tests.api import Api
+from tests.auth import auth_on, bearer
 from tests.receiver import Receiver, receiving, verify
 from tests.servers import LOOPBACK, LOOPBACK_ONLY, ServerProcess, server_process
 from tests.service.test_webhooks import list_webhooks
@@ -123,14 +122,12 @@ async def test_two_servers_on_postgresql_attempt_each_delivery_once_at_a_time(
             verify(hook["secret"], request)
 
 
-SECRET = "test-secret-" + "s" * 32
-ALICE = {"Authorization": f"Bearer {mint_token(SECRET, 'alice', Role.CLIENT)}"}
-BOB = {"Authorization": f"Bearer {mint_token(SECRET, 'bob', Role.CLIENT)}"}
+ALICE, BOB = bearer("alice"), bearer("bob")
 
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    on = replace(settings, jwt_secret=SECRET, webhook_allow_networks=LOOPBACK, webhook_retry_base_s=0.05)
+    on = auth_on(settings, webhook_allow_networks=LOOPBACK, webhook_retry_base_s=0.05)
     async with AsyncTestClient(app=create_app(on)) as client:
         yield Api(client)
 

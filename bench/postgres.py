@@ -1,5 +1,6 @@
-"""The local PostgreSQL that the tests and the benchmark use: whether it answers, and statements
-run on its administrative database (`test`), such as creating and dropping a database."""
+"""The local PostgreSQL that the benchmark and the tests use: whether it answers, and statements
+run on its administrative database (`test`), such as creating and dropping a database. The tests
+import it from here: the benchmark imports nothing of theirs."""
 
 import asyncio
 from typing import Any
