@@ -11,8 +11,7 @@ from fsm.facts import Action, Move
 from service.context import Context
 from service.cursors import Listed, cursors_for
 from service.errors import LimitReached, NotFound, ValidationFailed
-from service.http import body as json_body
-from service.limits import MAX_CLIPS_PER_PROJECT, MAX_CROP_DATA_BYTES, MAX_CROP_DATA_DEPTH
+from service.limits import MAX_CLIPS_PER_PROJECT, MAX_CROP_DATA_BYTES
 from service.operations.projects import visible_project
 from service.schemas import ClipOut
 from service.store.records import CLIP, CLIP_COLUMNS, ClipRecord, clip_record
@@ -31,8 +30,6 @@ CLIPS = "clips"
 def _check_crop_data(crop_data: dict[str, Any] | None) -> None:
     if crop_data is None:
         return
-    if json_body.depth(crop_data) > MAX_CROP_DATA_DEPTH:
-        raise ValidationFailed(f"crop_data is nested deeper than {MAX_CROP_DATA_DEPTH} levels.")
     if len(msgspec.json.encode(crop_data)) > MAX_CROP_DATA_BYTES:
         raise ValidationFailed(
             f"crop_data is longer than {MAX_CROP_DATA_BYTES // 1024} KiB as JSON text.",
