@@ -17,6 +17,7 @@ export class EventStreamParser {
   private buffer = "";
   private data: string[] = [];
   private event = "";
+  private afterCR = false;
 
   constructor(
     private readonly onEvent: (event: ServerSentEvent) => void,
@@ -24,14 +25,16 @@ export class EventStreamParser {
   ) {}
 
   push(text: string): void {
-    const buffer = this.buffer + text;
+    let buffer = this.buffer + text;
+    if (this.afterCR && buffer.startsWith("\n")) buffer = buffer.slice(1);
+    this.afterCR = false;
     let start = 0;
-    while (start < buffer.length) {
+    for (;;) {
       let end = start;
       while (end < buffer.length && buffer[end] !== "\n" && buffer[end] !== "\r") end++;
       if (end === buffer.length) break;
-      if (buffer[end] === "\r" && end + 1 === buffer.length) break; // its LF may come next
       this.line(buffer.slice(start, end));
+      if (buffer[end] === "\r" && end + 1 === buffer.length) this.afterCR = true; // its LF may come next
       start = buffer[end] === "\r" && buffer[end + 1] === "\n" ? end + 2 : end + 1;
     }
     this.buffer = buffer.slice(start);

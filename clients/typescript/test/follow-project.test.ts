@@ -1,6 +1,6 @@
 // followProject against a real framestate: every change in order, a dropped connection resumed
 // with a fresh snapshot, deletion, and the answers that stop a follow.
-import { afterEach, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { FramestateError, followProject, StreamDropped, type Project, type Subscription } from "@framestate/client";
 import { Relay } from "./relay.js";
 import { BASE_URL, signal, tokenOf, until, World } from "./service.js";
@@ -9,7 +9,7 @@ const world = new World("follow");
 const token = tokenOf("follow");
 const open: (Subscription | Relay)[] = [];
 
-afterEach(async () => {
+afterAll(async () => {
   for (const thing of open.splice(0)) await thing.close();
 });
 
@@ -60,7 +60,8 @@ function watch(id: string, baseUrl = BASE_URL) {
   };
 }
 
-describe("followProject", () => {
+// Concurrent: most of these wait for the service's reconnection delay (`retry: 1000`).
+describe.concurrent("followProject", () => {
   test("sees each status of a re-frame, in order, every version once", async () => {
     const project = await world.completeProject("Re-frame");
     const seen = watch(project.id);

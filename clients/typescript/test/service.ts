@@ -1,5 +1,5 @@
 // The running framestate the tests talk to, and a few steps of a project's life through the client.
-import { createFramestate, unwrap, type ExportJob, type FramestateClient, type JobType, type Project } from "@framestate/client";
+import { createFramestate, unwrap, type ExportJob, type FramestateClient, type JobType, type Project, type ProjectPage } from "@framestate/client";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -99,7 +99,7 @@ export class World {
     const projects: Project[] = [];
     let cursor: string | null = null;
     do {
-      const page = await unwrap(this.api.GET("/v1/projects", { params: { query: { ...query, cursor } } }));
+      const page: ProjectPage = await unwrap(this.api.GET("/v1/projects", { params: { query: { ...query, cursor } } }));
       projects.push(...page.items);
       cursor = page.next_cursor;
     } while (cursor !== null);
