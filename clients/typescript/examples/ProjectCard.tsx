@@ -25,7 +25,11 @@ export function ProjectCard({ projectId, baseUrl = "" }: { projectId: string; ba
   const { project, error, deleted } = useLiveProject(projectId, { baseUrl });
   if (deleted) return null;
   if (!project) {
-    return <article className="card" aria-busy="true">{error ? `Could not load the project: ${error.message}` : "Loading…"}</article>;
+    return (
+      <article className="card" aria-busy="true">
+        {error ? `Could not load the project: ${error.message}` : "Loading…"}
+      </article>
+    );
   }
   return (
     <article className="card" data-status={project.status}>

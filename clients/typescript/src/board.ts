@@ -129,7 +129,9 @@ class Connection {
     const missing = this.board.ids().filter((id) => !listed.has(id) && !this.seen.has(id));
     // Without a filter, a card the snapshot lacks was deleted while no stream was open; with one,
     // it may also have moved to another status: its own answer says which.
-    await Promise.all(missing.map((id) => (options.status === undefined ? this.board.remove(id) : this.recheck(api, attempt, id))));
+    await Promise.all(
+      missing.map((id) => (options.status === undefined ? this.board.remove(id) : this.recheck(api, attempt, id))),
+    );
   }
 
   private async recheck(api: FramestateClient, attempt: Attempt, id: string): Promise<void> {

@@ -14,7 +14,11 @@ export class FramestateError extends Error {
 
   constructor(response: Response, body: unknown) {
     const problem = isProblem(body) ? body : null;
-    super(problem ? `${problem.status} ${problem.code}: ${problem.detail}` : `${response.status} ${response.statusText}`.trim());
+    super(
+      problem
+        ? `${problem.status} ${problem.code}: ${problem.detail}`
+        : `${response.status} ${response.statusText}`.trim(),
+    );
     this.status = response.status;
     this.problem = problem;
     this.response = response;
@@ -29,7 +33,9 @@ export class FramestateError extends Error {
 export function isProblem(body: unknown): body is Problem {
   if (typeof body !== "object" || body === null) return false;
   const { status, code, title, detail } = body as Record<string, unknown>;
-  return typeof status === "number" && typeof code === "string" && typeof title === "string" && typeof detail === "string";
+  return (
+    typeof status === "number" && typeof code === "string" && typeof title === "string" && typeof detail === "string"
+  );
 }
 
 /** An event stream that stopped sending: it ended, or went silent past its keep-alive comments. */

@@ -90,44 +90,45 @@ export function keepFollowing(connect: (attempt: Attempt) => Promise<Outcome>, o
   const attempt = (controller: AbortController): Attempt => {
     let isLive = false;
     return {
-    signal: controller.signal,
-    abort: (reason) => controller.abort(reason),
-    live() {
-      if (isLive || closed || controller.signal.aborted) return;
-      isLive = true;
-      failures = 0;
-      deliver(options.onLive);
-    },
-    async read(body, handle) {
-      const reader = body.getReader();
-      const decoder = new TextDecoder();
-      let stopped = false;
-      const parser = new EventStreamParser(
-        (event) => {
-          if (!stopped && !closed && !controller.signal.aborted) stopped = !handle(event);
-        },
-        (milliseconds) => {
-          retryMs = milliseconds;
-        },
-      );
-      let idle: ReturnType<typeof setTimeout> | undefined;
-      const silence = () => controller.abort(new StreamDropped(`the event stream sent nothing for ${idleTimeoutMs} ms`));
-      try {
-        for (;;) {
+      signal: controller.signal,
+      abort: (reason) => controller.abort(reason),
+      live() {
+        if (isLive || closed || controller.signal.aborted) return;
+        isLive = true;
+        failures = 0;
+        deliver(options.onLive);
+      },
+      async read(body, handle) {
+        const reader = body.getReader();
+        const decoder = new TextDecoder();
+        let stopped = false;
+        const parser = new EventStreamParser(
+          (event) => {
+            if (!stopped && !closed && !controller.signal.aborted) stopped = !handle(event);
+          },
+          (milliseconds) => {
+            retryMs = milliseconds;
+          },
+        );
+        let idle: ReturnType<typeof setTimeout> | undefined;
+        const silence = () =>
+          controller.abort(new StreamDropped(`the event stream sent nothing for ${idleTimeoutMs} ms`));
+        try {
+          for (;;) {
+            clearTimeout(idle);
+            idle = setTimeout(silence, idleTimeoutMs);
+            const { done, value } = await reader.read();
+            if (done) return "ended";
+            parser.push(decoder.decode(value, { stream: true }));
+            if (stopped || closed) return "stopped";
+          }
+        } catch (error) {
+          throw controller.signal.aborted ? asError(controller.signal.reason) : error;
+        } finally {
           clearTimeout(idle);
-          idle = setTimeout(silence, idleTimeoutMs);
-          const { done, value } = await reader.read();
-          if (done) return "ended";
-          parser.push(decoder.decode(value, { stream: true }));
-          if (stopped || closed) return "stopped";
+          reader.cancel().catch(() => {});
         }
-      } catch (error) {
-        throw controller.signal.aborted ? asError(controller.signal.reason) : error;
-      } finally {
-        clearTimeout(idle);
-        reader.cancel().catch(() => {});
-      }
-    },
+      },
     };
   };
 

@@ -51,11 +51,20 @@ function keyOf(...parts: (string | number | boolean | null | undefined)[]): stri
 export function useLiveProject(id: string | null | undefined, options: LiveHookOptions): LiveProject {
   const { baseUrl, token, fetch, enabled = true } = options;
   const key = keyOf(id, baseUrl, token);
-  const [state, setState] = useState<LiveProject & { key: string }>({ key, project: null, error: null, deleted: false });
+  const [state, setState] = useState<LiveProject & { key: string }>({
+    key,
+    project: null,
+    error: null,
+    deleted: false,
+  });
   useEffect(() => {
     if (!id || !enabled) return undefined;
     const update = (change: Partial<LiveProject>) =>
-      setState((now) => ({ ...(now.key === key ? now : { project: null, error: null, deleted: false }), ...change, key }));
+      setState((now) => ({
+        ...(now.key === key ? now : { project: null, error: null, deleted: false }),
+        ...change,
+        key,
+      }));
     const follow = followProject({
       baseUrl,
       token,
@@ -68,7 +77,9 @@ export function useLiveProject(id: string | null | undefined, options: LiveHookO
     });
     return () => follow.close();
   }, [id, baseUrl, token, fetch, enabled, key]);
-  return state.key === key ? { project: state.project, error: state.error, deleted: state.deleted } : { project: null, error: null, deleted: false };
+  return state.key === key
+    ? { project: state.project, error: state.error, deleted: state.deleted }
+    : { project: null, error: null, deleted: false };
 }
 
 /** The live board, `{ cards, error }`: every project (or those in `status`), newest first. */

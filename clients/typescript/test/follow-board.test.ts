@@ -40,9 +40,10 @@ function follow(options: Partial<FollowBoardOptions> = {}) {
     deleted,
     left,
     errors,
-    live: () => live.promise.then(() => {
-      live = signal();
-    }),
+    live: () =>
+      live.promise.then(() => {
+        live = signal();
+      }),
     /** Resolves once `predicate` holds for the board's cards. */
     sees(predicate: (cards: ReadonlyMap<string, Project>) => boolean) {
       waiting = until(() => predicate(board.cards()));

@@ -48,9 +48,10 @@ function watch(id: string, baseUrl = BASE_URL) {
     stopped: stopped.promise,
     lives: () => lives,
     /** Resolves on the next time the follow is live (the first, then after each reconnection). */
-    live: () => live.promise.then(() => {
-      live = signal();
-    }),
+    live: () =>
+      live.promise.then(() => {
+        live = signal();
+      }),
     /** Resolves once a card satisfies `predicate`. */
     sees(predicate: (card: Project) => boolean) {
       waiting = until(() => cards.some(predicate));

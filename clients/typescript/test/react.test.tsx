@@ -71,7 +71,9 @@ describe("useLiveBoard", () => {
     render(<Board />);
     const list = screen.getByRole("list", { name: "exporting" });
     const ours = () =>
-      [...list.children].filter((item) => [first.id, second.id].includes((item as HTMLElement).dataset.id ?? "")).map((item) => item.textContent);
+      [...list.children]
+        .filter((item) => [first.id, second.id].includes((item as HTMLElement).dataset.id ?? ""))
+        .map((item) => item.textContent);
     const job = await world.start(first.id, "framing");
     await waitFor(() => expect(ours()).toEqual(["First cut"]));
     await world.start(second.id, "framing");

@@ -8,5 +8,7 @@ import { BASE_URL } from "./service.js";
 test("the committed schema is what the service's OpenAPI document generates", async () => {
   const committed = await readFile(SCHEMA_FILE, "utf8");
   const generated = await generateSchema(BASE_URL);
-  expect(committed === generated, "src/schema.ts differs from the service's document: run `make client-schema`").toBe(true);
+  expect(committed === generated, "src/schema.ts differs from the service's document: run `make client-schema`").toBe(
+    true,
+  );
 });

@@ -1,10 +1,20 @@
 // The running framestate the tests talk to, and a few steps of a project's life through the client.
-import { createFramestate, unwrap, type ExportJob, type FramestateClient, type JobType, type Project, type ProjectPage } from "@framestate/client";
+import {
+  createFramestate,
+  unwrap,
+  type ExportJob,
+  type FramestateClient,
+  type JobType,
+  type Project,
+  type ProjectPage,
+} from "@framestate/client";
 
 function required(name: string): string {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} is not set: run these tests with \`make test\` (tests/contract/test_typescript_client.py starts framestate for them)`);
+    throw new Error(
+      `${name} is not set: run these tests with \`make test\` (tests/contract/test_typescript_client.py starts framestate for them)`,
+    );
   }
   return value;
 }
@@ -26,7 +36,10 @@ export class World {
   readonly api: FramestateClient;
   readonly worker: FramestateClient;
 
-  constructor(readonly owner: Owner, baseUrl = BASE_URL) {
+  constructor(
+    readonly owner: Owner,
+    baseUrl = BASE_URL,
+  ) {
     this.api = createFramestate({ baseUrl, token: tokenOf(owner) });
     this.worker = createFramestate({ baseUrl, token: tokenOf("worker") });
   }
@@ -41,17 +54,24 @@ export class World {
 
   async addClip(id: string, crop: Record<string, unknown> | null = CROP): Promise<string> {
     const clip = await unwrap(
-      this.api.POST("/v1/projects/{project_id}/clips", { params: { path: { project_id: id } }, body: { crop_data: crop } }),
+      this.api.POST("/v1/projects/{project_id}/clips", {
+        params: { path: { project_id: id } },
+        body: { crop_data: crop },
+      }),
     );
     return clip.id;
   }
 
   start(id: string, type: JobType): Promise<ExportJob> {
-    return unwrap(this.api.POST("/v1/projects/{project_id}/exports", { params: { path: { project_id: id } }, body: { type } }));
+    return unwrap(
+      this.api.POST("/v1/projects/{project_id}/exports", { params: { path: { project_id: id } }, body: { type } }),
+    );
   }
 
   progress(job: string, progress: number): Promise<ExportJob> {
-    return unwrap(this.worker.POST("/v1/exports/{job_id}/progress", { params: { path: { job_id: job } }, body: { progress } }));
+    return unwrap(
+      this.worker.POST("/v1/exports/{job_id}/progress", { params: { path: { job_id: job } }, body: { progress } }),
+    );
   }
 
   succeed(job: string): Promise<ExportJob> {
@@ -64,7 +84,9 @@ export class World {
   }
 
   fail(job: string, error = "encoder crashed"): Promise<ExportJob> {
-    return unwrap(this.worker.POST("/v1/exports/{job_id}/fail", { params: { path: { job_id: job } }, body: { error } }));
+    return unwrap(
+      this.worker.POST("/v1/exports/{job_id}/fail", { params: { path: { job_id: job } }, body: { error } }),
+    );
   }
 
   cancel(job: string): Promise<ExportJob> {

@@ -19,7 +19,8 @@ function cuts(text: string): string[][] {
 }
 
 describe("EventStreamParser", () => {
-  const stream = 'retry: 1000\r\n: framestate events\r\n\r\nevent: project\r\ndata: {"id":"a",\r\ndata: "version":2}\r\n\r\nevent: deleted\ndata: {"id":"a"}\n\n';
+  const stream =
+    'retry: 1000\r\n: framestate events\r\n\r\nevent: project\r\ndata: {"id":"a",\r\ndata: "version":2}\r\n\r\nevent: deleted\ndata: {"id":"a"}\n\n';
 
   test("reads what framestate sends, however the text is cut", () => {
     for (const pieces of [[stream], stream.split(""), ...cuts(stream)]) {

@@ -72,7 +72,8 @@ const SEED: Step[] = [
     status: "framed",
     label: "Framed",
     allowed: BOTH,
-    then: (card) => expect([card.working_video?.version, card.final_video, card.is_exporting]).toEqual([1, null, false]),
+    then: (card) =>
+      expect([card.working_video?.version, card.final_video, card.is_exporting]).toEqual([1, null, false]),
   },
   {
     does: "an overlay export started",
@@ -102,7 +103,8 @@ const SEED: Step[] = [
     status: "exporting_framing",
     label: "Framing…",
     allowed: ["start_overlay_export"],
-    then: (card, walk) => expect([card.working_video, card.final_video]).toEqual([walk.before?.working_video, walk.before?.final_video]),
+    then: (card, walk) =>
+      expect([card.working_video, card.final_video]).toEqual([walk.before?.working_video, walk.before?.final_video]),
   },
   {
     does: "that re-frame fails: complete again",
@@ -156,7 +158,9 @@ const SEED: Step[] = [
     act: async (walk) => {
       const overlay = walk.before?.active_exports[0]?.id ?? "";
       await world.succeed(walk.job);
-      expect((await unwrap(world.api.GET("/v1/exports/{job_id}", { params: { path: { job_id: overlay } } }))).status).toBe("superseded");
+      expect(
+        (await unwrap(world.api.GET("/v1/exports/{job_id}", { params: { path: { job_id: overlay } } }))).status,
+      ).toBe("superseded");
     },
     status: "framed",
     label: "Framed",
@@ -177,7 +181,11 @@ const SEED: Step[] = [
     does: "every clip removed: the videos stay",
     act: async (walk) => {
       for (const clip of walk.clips) {
-        await unwrap(world.api.DELETE("/v1/projects/{project_id}/clips/{clip_id}", { params: { path: { project_id: walk.id, clip_id: clip } } }));
+        await unwrap(
+          world.api.DELETE("/v1/projects/{project_id}/clips/{clip_id}", {
+            params: { path: { project_id: walk.id, clip_id: clip } },
+          }),
+        );
       }
     },
     status: "framed",
@@ -202,20 +210,40 @@ describe("the seed walk, through createFramestate", () => {
   });
 
   test("the history has a row for every change of status, oldest first", async () => {
-    const history = await unwrap(world.api.GET("/v1/projects/{project_id}/history", { params: { path: { project_id: walk.id } } }));
+    const history = await unwrap(
+      world.api.GET("/v1/projects/{project_id}/history", { params: { path: { project_id: walk.id } } }),
+    );
     expect(history[0]).toMatchObject({ action: "project_created", from_status: null, to_status: "not_started" });
     const moves = history.map((row) => row.to_status);
     expect(moves).toEqual([
-      "not_started", "in_progress", "exporting_framing", "framed", "exporting_overlay", "complete",
-      "exporting_framing", "complete", "exporting_framing", "framed", "exporting_overlay", "complete",
-      "exporting_overlay", "exporting_framing", "framed", "exporting_overlay", "framed",
+      "not_started",
+      "in_progress",
+      "exporting_framing",
+      "framed",
+      "exporting_overlay",
+      "complete",
+      "exporting_framing",
+      "complete",
+      "exporting_framing",
+      "framed",
+      "exporting_overlay",
+      "complete",
+      "exporting_overlay",
+      "exporting_framing",
+      "framed",
+      "exporting_overlay",
+      "framed",
     ]);
   });
 
   test("the project deleted: its card is a 404 not_found problem", async () => {
-    const { response } = await world.api.DELETE("/v1/projects/{project_id}", { params: { path: { project_id: walk.id } } });
+    const { response } = await world.api.DELETE("/v1/projects/{project_id}", {
+      params: { path: { project_id: walk.id } },
+    });
     expect(response.status).toBe(204);
-    const { data, error } = await world.api.GET("/v1/projects/{project_id}", { params: { path: { project_id: walk.id } } });
+    const { data, error } = await world.api.GET("/v1/projects/{project_id}", {
+      params: { path: { project_id: walk.id } },
+    });
     expect(data).toBeUndefined();
     expect(error).toMatchObject({ status: 404, code: "not_found" });
   });
@@ -225,16 +253,29 @@ describe("every error answer is the contract's problem JSON, typed", () => {
   test("a refused start says which job is active, and what is allowed", async () => {
     const project = await world.framedProject();
     const job = await world.start(project.id, "framing");
-    const again = await world.api.POST("/v1/projects/{project_id}/exports", { params: { path: { project_id: project.id } }, body: { type: "framing" } });
+    const again = await world.api.POST("/v1/projects/{project_id}/exports", {
+      params: { path: { project_id: project.id } },
+      body: { type: "framing" },
+    });
     expect(again.response.status).toBe(409);
     expect(again.response.headers.get("Content-Type")).toBe("application/problem+json");
     expect(again.error).toMatchObject({ code: "export_already_active", job_id: job.id });
-    const overlay = await world.api.POST("/v1/projects/{project_id}/exports", { params: { path: { project_id: project.id } }, body: { type: "overlay" } });
-    expect(overlay.error).toMatchObject({ status: 409, code: "transition_not_allowed", project_status: "exporting_framing", allowed_actions: [] });
+    const overlay = await world.api.POST("/v1/projects/{project_id}/exports", {
+      params: { path: { project_id: project.id } },
+      body: { type: "overlay" },
+    });
+    expect(overlay.error).toMatchObject({
+      status: 409,
+      code: "transition_not_allowed",
+      project_status: "exporting_framing",
+      allowed_actions: [],
+    });
   });
 
   test("unwrap throws a FramestateError carrying the problem", async () => {
-    const failure = await unwrap(world.api.GET("/v1/exports/{job_id}", { params: { path: { job_id: "0".repeat(32) } } })).catch((error: unknown) => error);
+    const failure = await unwrap(
+      world.api.GET("/v1/exports/{job_id}", { params: { path: { job_id: "0".repeat(32) } } }),
+    ).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(FramestateError);
     expect(failure).toMatchObject({ status: 404, code: "not_found", problem: { status: 404, code: "not_found" } });
   });

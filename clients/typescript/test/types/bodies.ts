@@ -9,7 +9,10 @@ const project_id = "3f1c";
 export async function typed(): Promise<Project> {
   await api.POST("/v1/projects", { body: { name: "Surf trip" } });
   await api.POST("/v1/projects/{project_id}/exports", { params: { path: { project_id } }, body: { type: "overlay" } });
-  await api.POST("/v1/exports/{job_id}/progress", { params: { path: { job_id: "j" } }, body: { progress: 40, message: null } });
+  await api.POST("/v1/exports/{job_id}/progress", {
+    params: { path: { job_id: "j" } },
+    body: { progress: 40, message: null },
+  });
   await api.POST("/v1/exports/{job_id}/cancel", { params: { path: { job_id: "j" } } });
 
   // @ts-expect-error a project needs a name
