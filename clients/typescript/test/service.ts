@@ -20,9 +20,11 @@ function required(name: string): string {
 }
 
 export const BASE_URL = required("FRAMESTATE_URL");
+/** The streams one client may hold (the service's FRAMESTATE_MAX_STREAMS). */
+export const MAX_STREAMS = Number(required("FRAMESTATE_MAX_STREAMS"));
 
 /** A token per client of the tests (each test file is its own owner, so boards do not mix) and the worker's. */
-export type Owner = "workflow" | "follow" | "board" | "react";
+export type Owner = "workflow" | "follow" | "board" | "react" | "limits";
 const TOKENS = JSON.parse(required("FRAMESTATE_TEST_TOKENS")) as Record<Owner | "worker", string>;
 
 export function tokenOf(who: Owner | "worker"): string {
