@@ -8,28 +8,17 @@ and see "Complete" come back.
 import asyncio
 import os
 import re
-import shutil
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
 from service.auth import Role, mint_token
 from tests.servers import ROOT, free_port, running_server, server_process
 
 pytestmark = pytest.mark.anyio
-CHROMIUM = os.environ.get("FRAMESTATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = os.environ.get("FRAMESTATE_SCREENSHOT")
 """Where to save the board mid-export (`make screenshot` sets docs/board.png)."""
 
@@ -38,23 +27,6 @@ SCREENSHOT = os.environ.get("FRAMESTATE_SCREENSHOT")
 def server_url(sqlite_url: str) -> Iterator[str]:
     with running_server(sqlite_url) as base_url:
         yield base_url
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        message = (
-            f"Chromium is not installed at {CHROMIUM} (`make test` installs Debian's chromium where it can)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; in CI it must run.")
-        pytest.skip(message)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def _percent(page: Page, project_id: str) -> float:
