@@ -89,9 +89,10 @@ export function useLiveBoard(options: LiveBoardOptions): LiveBoard {
   const [state, setState] = useState<LiveBoard & { key: string }>({ key, cards: NO_CARDS, error: null });
   useEffect(() => {
     if (!enabled) return undefined;
-    const update = (change: Partial<LiveBoard>) =>
-      setState((now) => ({ ...(now.key === key ? now : { cards: NO_CARDS, error: null }), ...change, key }));
-    const changed = () => update({ cards: board.cards() });
+    const update = (change: () => Partial<LiveBoard>) =>
+      setState((now) => ({ ...(now.key === key ? now : { cards: NO_CARDS, error: null }), ...change(), key }));
+    // The cards are read when React renders, once for all the changes since the last render.
+    const changed = () => update(() => ({ cards: board.cards() }));
     const board = followBoard({
       baseUrl,
       token,
@@ -101,8 +102,8 @@ export function useLiveBoard(options: LiveBoardOptions): LiveBoard {
       onCard: changed,
       onLeave: changed,
       onDeleted: changed,
-      onError: (error) => update({ error }),
-      onLive: () => update({ cards: board.cards(), error: null }),
+      onError: (error) => update(() => ({ error })),
+      onLive: () => update(() => ({ cards: board.cards(), error: null })),
     });
     return () => board.close();
   }, [baseUrl, token, fetch, status, pageSize, enabled, key]);
