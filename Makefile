@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CLIENT := clients/typescript
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run migrate test lint format diagram docs screenshot bench property-deep fuzz-deep clean
+.PHONY: help install browser client-install client-schema run migrate test lint format diagram docs screenshot bench property-deep fuzz-deep clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,19 @@ browser: ## install Debian's Chromium for the browser test, where it is missing 
 	      || echo "could not install chromium: the browser test will say so"; \
 	  else echo "chromium is missing and cannot be installed here: the browser test will say so"; fi; }
 
-test: install browser ## run every test: SQLite always, PostgreSQL at 127.0.0.1:5432 when it answers (required when CI=true)
+client-install: ## install the TypeScript client's Node packages from its lockfile (npm ci) where Node is installed
+	@if command -v node >/dev/null 2>&1; then \
+	  if [ $(CLIENT)/node_modules/.package-lock.json -nt $(CLIENT)/package-lock.json ] \
+	    && [ $(CLIENT)/node_modules/.package-lock.json -nt $(CLIENT)/package.json ]; then :; \
+	  else echo "npm ci in $(CLIENT)"; cd $(CLIENT) && npm ci --no-audit --no-fund --loglevel=error; fi; \
+	elif [ "$$CI" = true ]; then \
+	  echo "node is not installed: in CI the TypeScript client's tests ($(CLIENT)) must run" >&2; exit 1; \
+	else echo "node is not installed: the TypeScript client's tests ($(CLIENT)) will be skipped"; fi
+
+client-schema: install client-install ## regenerate clients/typescript/src/schema.ts from a fresh service's OpenAPI document (or SERVICE_URL's)
+	cd $(CLIENT) && node scripts/schema.mjs $(if $(SERVICE_URL),$(SERVICE_URL),--serve ../../$(BIN)/framestate)
+
+test: install browser client-install ## run every test: SQLite always, PostgreSQL at 127.0.0.1:5432 when it answers (required when CI=true)
 	$(BIN)/python -m pytest -n 2
 
 lint: install ## ruff (lint and format check) and mypy --strict
@@ -71,4 +84,4 @@ fuzz-deep: install ## the hostile-bytes fuzz test, 2000 examples a test and data
 	FRAMESTATE_FUZZ_EXAMPLES=$${FRAMESTATE_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/hardening/test_fuzz.py -q
 
 clean: ## remove the virtual environment, caches and the local SQLite database
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info $(CLIENT)/node_modules $(CLIENT)/dist

@@ -129,7 +129,9 @@ class DocumentedOperation(Operation):
     """Finishes what Litestar generates for an operation: the framework's default 400 (its own
     error shape, added to every operation with parameters) is dropped, since every error this
     service answers is declared as problem JSON; an optional body (a schema that admits null) is
-    a body that may be left out; every request body carries its example; an event stream is text."""
+    a body that may be left out; every request body carries its example; an event stream is text.
+    Response headers are listed by name: Litestar gathers them in a set, and a document whose
+    order changes with each process's hash seed would make every generated client differ."""
 
     def __post_init__(self) -> None:
         for status, response in list((self.responses or {}).items()):
@@ -137,6 +139,8 @@ class DocumentedOperation(Operation):
             if int(status) >= 400 and PROBLEM_JSON not in content:
                 del self.responses[status]  # type: ignore[union-attr]
         for response in (self.responses or {}).values():
+            if headers := getattr(response, "headers", None):
+                response.headers = dict(sorted(headers.items()))  # type: ignore[union-attr]
             stream = (getattr(response, "content", None) or {}).get(EVENT_STREAM)
             if stream is not None:
                 stream.schema = Schema(type=OpenAPIType.STRING, description=EVENT_STREAM_FORMAT)

@@ -8,13 +8,12 @@ and see "Complete" come back.
 import asyncio
 import os
 import re
-import shutil
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
 from bench.servers import free_port
 from service.http.auth import Role
@@ -22,16 +21,6 @@ from tests.auth import SECRET, token
 from tests.servers import ROOT, running_server, server_process
 
 pytestmark = pytest.mark.anyio
-CHROMIUM = os.environ.get("FRAMESTATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = os.environ.get("FRAMESTATE_SCREENSHOT")
 """Where to save the board mid-export (`make screenshot` sets docs/board.png)."""
 
@@ -41,23 +30,6 @@ def board_url(sqlite_url: str) -> Iterator[str]:
     """The board on a server of its own (SQLite: the browser is what is tested here)."""
     with running_server(sqlite_url) as base_url:
         yield base_url
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        message = (
-            f"Chromium is not installed at {CHROMIUM} (`make test` installs Debian's chromium where it can)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; in CI it must run.")
-        pytest.skip(message)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def _percent(page: Page, project_id: str) -> float:
