@@ -4,7 +4,6 @@ framestate with auth on and a token per client of the tests, and running the cli
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from service.auth import Role, mint_token
+from service.http.auth import Role
+from tests.auth import ENV, token
 from tests.servers import ROOT, running_server
 
 CLIENT = ROOT / "clients" / "typescript"
@@ -56,10 +56,9 @@ class Service:
 @contextmanager
 def secured_service(database_url: str) -> Iterator[Service]:
     """framestate with auth on, and a client token per owner of `OWNERS` and a worker's."""
-    secret = secrets.token_urlsafe(48)
-    tokens = {owner: mint_token(secret, owner, Role.CLIENT) for owner in OWNERS}
-    tokens["worker"] = mint_token(secret, "renderer", Role.WORKER)
-    env = {"FRAMESTATE_JWT_SECRET": secret, "FRAMESTATE_MAX_STREAMS": MAX_STREAMS}
+    tokens = {owner: token(owner) for owner in OWNERS}
+    tokens["worker"] = token("renderer", Role.WORKER)
+    env = {**ENV, "FRAMESTATE_MAX_STREAMS": MAX_STREAMS}
     with running_server(database_url, extra_env=env) as url:
         yield Service(url, tokens)
 

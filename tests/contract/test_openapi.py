@@ -278,7 +278,7 @@ async def test_an_optional_body_is_not_required(openapi: dict[str, Any]) -> None
 
 _PRINT_DOCUMENT = """
 import json, sys
-from service.app import create_app
+from service.http.app import create_app
 from service.settings import Settings
 print(json.dumps(create_app(Settings(database_url=sys.argv[1])).openapi_schema.to_schema()))
 """
