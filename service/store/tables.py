@@ -10,7 +10,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 ID_LENGTH = 32
@@ -24,6 +35,10 @@ CANCEL_REASON_MAX = 500
 
 
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+
+SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
+"""A 64-bit counter; on SQLite an INTEGER PRIMARY KEY, which is 64-bit and counts by itself."""
 
 
 def new_id() -> str:
@@ -127,7 +142,7 @@ class StatusChange(SQLModel, table=True):
     __tablename__ = "status_history"
     __table_args__ = (Index("ix_status_history_project_id_id", "project_id", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=SEQUENCE)
     project_id: str = _project_fk()
     at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     action: str = Field(max_length=32)

@@ -18,21 +18,27 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
-from service.store.tables import ID_LENGTH, OWNER_MAX, new_id, utcnow
+from service.store.tables import ID_LENGTH, OWNER_MAX, SEQUENCE, new_id, utcnow
 
 URL_MAX = 2000
 EVENT_TYPE_MAX = 32
 SECRET_MAX = 100
 LAST_ERROR_MAX = 500
+DISABLED_REASON_MAX = 500
 
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+    SKIPPED = "skipped"
+    """A progress delivery whose figures a newer one carries, or whose job ended before it went."""
+
+
 
 
 def _fk(target: str) -> Any:
@@ -51,6 +57,13 @@ class WebhookEndpoint(SQLModel, table=True):
     events: list[str] = Field(sa_column=Column(JSON, nullable=False))
     secret: str = Field(sa_type=String(SECRET_MAX))
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    enabled: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    disabled_reason: str | None = Field(default=None, sa_type=String(DISABLED_REASON_MAX))
+    failing_since: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """When the unbroken run of failed attempts now going on began; None while attempts succeed."""
+    old_secret: str | None = Field(default=None, sa_type=String(SECRET_MAX))
+    old_secret_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """After a rotation, attempts are signed with the old secret too until then."""
 
 
 class WebhookSubscription(SQLModel, table=True):
@@ -67,24 +80,53 @@ class WebhookSubscription(SQLModel, table=True):
     event_type: str = Field(sa_type=String(EVENT_TYPE_MAX), primary_key=True)
 
 
+FANNED_OUT_NOT = text("NOT fanned_out")
+
+
 class WebhookEvent(SQLModel, table=True):
-    """An event as sent: `body` is the exact JSON every endpoint receives and every signature signs."""
+    """An event as sent: `body` is the exact JSON every endpoint receives and every signature signs.
+    A change writes its events, one row each, in its own transaction; the dispatcher then makes
+    their deliveries (`fanned_out`), in the order of the project's `version` and the event's
+    `position` in its change, which is the order of their commits."""
 
     __tablename__ = "webhook_event"
+    __table_args__ = (
+        Index(
+            "ix_webhook_event_unfanned_project_id_version_position",
+            "project_id",
+            "version",
+            "position",
+            postgresql_where=FANNED_OUT_NOT,
+            sqlite_where=FANNED_OUT_NOT,
+        ),
+        Index("ix_webhook_event_created_at", "created_at"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
     type: str = Field(sa_type=String(EVENT_TYPE_MAX))
     project_id: str = Field(sa_type=String(ID_LENGTH))
     body: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    owner: str | None = Field(default=None, sa_type=String(OWNER_MAX))
+    job_id: str | None = Field(default=None, sa_type=String(ID_LENGTH))
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    position: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    fanned_out: bool = Field(default=False, sa_column_kwargs={"server_default": true()})
 
 
 ANY_ENDPOINT: Exists = exists(select(literal(1)).select_from(WebhookEndpoint.__table__))  # type: ignore[attr-defined]
 """Whether any webhook endpoint exists: a column of the first statement of every write, so that a
 write stages no event while none does."""
+ANY_PROGRESS_SUBSCRIPTION: Exists = exists(
+    select(literal(1))
+    .select_from(WebhookSubscription.__table__)  # type: ignore[attr-defined]
+    .where(text("event_type = 'export.progress'"))
+)
+"""Whether any endpoint asked for `export.progress`: a progress report stages its event only then."""
 
 
 PENDING_ONLY = text("status = 'pending'")
+WITH_JOB = text("job_id IS NOT NULL")
 """The claim asks whether an earlier delivery of the same endpoint and project is still pending:
 an index of the pending ones only answers that in one probe, however many were delivered before."""
 
@@ -105,9 +147,11 @@ class WebhookDelivery(SQLModel, table=True):
             sqlite_where=PENDING_ONLY,
         ),
         Index("ix_webhook_delivery_endpoint_id_seq", "endpoint_id", "seq"),
+        Index("ix_webhook_delivery_job_id", "job_id", postgresql_where=WITH_JOB, sqlite_where=WITH_JOB),
+        Index("ix_webhook_delivery_created_at", "created_at"),
     )
 
-    seq: int | None = Field(default=None, primary_key=True)
+    seq: int | None = Field(default=None, primary_key=True, sa_type=SEQUENCE)
     id: str = Field(default_factory=new_id, max_length=ID_LENGTH, unique=True)
     endpoint_id: str = _fk("webhook_endpoint.id")
     event_id: str = _fk("webhook_event.id")
@@ -123,3 +167,7 @@ class WebhookDelivery(SQLModel, table=True):
     lease_token: str | None = Field(default=None, max_length=ID_LENGTH)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    job_id: str | None = Field(default=None, sa_type=String(ID_LENGTH))
+    """The job of an `export.progress` delivery, by which progress is coalesced."""
+    attempted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """When the last attempt began."""

@@ -116,4 +116,82 @@ async def test_the_webhook_migration_goes_down_and_up_alone(empty_settings: Sett
     await asyncio.to_thread(downgrade, empty_settings, "0003")
     assert await _inspect(empty_settings, _table_names) == set(SQLModel.metadata.tables) - new_tables
     await asyncio.to_thread(upgrade, empty_settings, "0004")
+    await asyncio.to_thread(upgrade, empty_settings)
+    assert await _inspect(empty_settings, _drift) == []
+
+
+def _column_types(table: str) -> Any:
+    def probe(conn: Connection) -> dict[str, str]:
+        return {column["name"]: str(column["type"]) for column in inspect(conn).get_columns(table)}
+
+    return probe
+
+
+async def test_0005_keeps_what_was_pending_and_makes_the_counters_64_bit(
+    empty_settings: Settings, database_kind: str
+) -> None:
+    """A delivery pending before the upgrade is still pending after it, its event counts as fanned
+    out already (its deliveries exist), and both counters take numbers past 2^31."""
+    await asyncio.to_thread(upgrade, empty_settings, "0004")
+    now = utcnow()
+    engine = create_engine(empty_settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO webhook_endpoint (id, url, events, secret, created_at)"
+                    " VALUES (:id, 'http://127.0.0.1:9/hook', '[\"project.created\"]', 'whsec_x', :now)"
+                ),
+                {"id": "e" * 32, "now": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO webhook_event (id, type, project_id, body, created_at)"
+                    " VALUES (:id, 'project.created', :project, '{}', :now)"
+                ),
+                {"id": "f" * 32, "project": "a" * 32, "now": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO webhook_delivery (id, endpoint_id, event_id, project_id, type, status,"
+                    " attempts, next_attempt_at, expires_at, created_at) VALUES (:id, :endpoint, :event,"
+                    " :project, 'project.created', 'pending', 0, :now, :now, :now)"
+                ),
+                {"id": "d" * 32, "endpoint": "e" * 32, "event": "f" * 32, "project": "a" * 32, "now": now},
+            )
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(upgrade, empty_settings)
+    engine = create_engine(empty_settings)
+    try:
+        async with engine.begin() as conn:
+            fanned = (await conn.execute(text("SELECT fanned_out FROM webhook_event"))).scalar_one()
+            status = (await conn.execute(text("SELECT status FROM webhook_delivery"))).scalar_one()
+            enabled = (await conn.execute(text("SELECT enabled FROM webhook_endpoint"))).scalar_one()
+            assert (bool(fanned), status, bool(enabled)) == (True, "pending", True)
+            if database_kind == "postgresql":  # the next numbers handed out are past 2^31
+                await conn.execute(text("SELECT setval('webhook_delivery_seq_seq', :big)"), {"big": 2**40})
+            else:
+                await conn.execute(text("UPDATE webhook_delivery SET seq = :big"), {"big": 2**40})
+            await conn.execute(
+                text(
+                    "INSERT INTO webhook_delivery (id, endpoint_id, event_id, project_id, type, status,"
+                    " attempts, expires_at, created_at) SELECT :id, endpoint_id, event_id, project_id, type,"
+                    " 'delivered', 1, expires_at, created_at FROM webhook_delivery"
+                ),
+                {"id": "c" * 32},
+            )
+            seqs = (await conn.execute(text("SELECT seq FROM webhook_delivery ORDER BY seq"))).scalars().all()
+            assert seqs[-1] > 2**40
+            await conn.execute(text("DELETE FROM webhook_delivery WHERE id = :id"), {"id": "c" * 32})
+            if database_kind == "postgresql":
+                await conn.execute(text("SELECT setval('webhook_delivery_seq_seq', 1)"))
+    finally:
+        await engine.dispose()
+    if database_kind == "postgresql":
+        assert (await _inspect(empty_settings, _column_types("webhook_delivery")))["seq"] == "BIGINT"
+        assert (await _inspect(empty_settings, _column_types("status_history")))["id"] == "BIGINT"
+    await asyncio.to_thread(downgrade, empty_settings, "0004")
+    assert "fanned_out" not in await _inspect(empty_settings, _columns("webhook_event"))
+    await asyncio.to_thread(upgrade, empty_settings)
     assert await _inspect(empty_settings, _drift) == []
