@@ -32,14 +32,18 @@ from fsm.table import TRANSITIONS as TABLE
 from service.change import Change
 from service.schemas import as_utc
 from service.store.db import Database
-from service.store.tables import ExportJob
+from service.store.tables import ExportJob, utcnow
 from service.webhooks.tables import DeliveryStatus, WebhookDelivery
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTCOMES = ("succeeded", "failed", "cancelled", "timed_out", "superseded")
 STREAMS = ("project", "all")
-WEBHOOK_OUTCOMES = ("delivered", "retried", "failed")
-"""A delivery attempt: answered 2xx; failed and to be tried again; failed for good."""
+WEBHOOK_OUTCOMES = ("delivered", "retried", "failed", "skipped")
+"""A delivery attempt: answered 2xx; failed and to be tried again; failed for good. And a progress
+delivery skipped, its figures carried by a newer one or its job ended."""
+DISABLE_REASONS = ("gone", "failing")
+LAG_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
+"""From ten milliseconds (a receiver next door) to an hour (one that was away)."""
 TYPE_OF_START = {action: job_type for job_type, action in START_ACTION_OF.items()}
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -81,6 +85,15 @@ WEBHOOK_DELIVERIES = Counter(
     "framestate_webhook_deliveries_total", "Webhook delivery attempts, by outcome", ["outcome"]
 )
 
+WEBHOOK_LAG = Histogram(
+    "framestate_webhook_delivery_lag_seconds",
+    "From a change's commit to a 2xx of its webhook delivery",
+    buckets=LAG_BUCKETS_S,
+)
+WEBHOOK_DISABLED = Counter(
+    "framestate_webhook_endpoints_disabled_total", "Webhook endpoints disabled, by reason", ["reason"]
+)
+
 NO_STATUS = "none"
 """The `from_status` of a creation, which has none (its history row says null)."""
 
@@ -96,6 +109,8 @@ for stream in STREAMS:
     EVENT_SUBSCRIBERS.labels(stream)
 for outcome in WEBHOOK_OUTCOMES:
     WEBHOOK_DELIVERIES.labels(outcome)
+for reason in DISABLE_REASONS:
+    WEBHOOK_DISABLED.labels(reason)
 
 _http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 STANDARD_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
@@ -157,22 +172,45 @@ def webhook_attempt(outcome: str) -> None:
     WEBHOOK_DELIVERIES.labels(outcome).inc()
 
 
+def webhook_skipped(count: int) -> None:
+    if count:
+        WEBHOOK_DELIVERIES.labels("skipped").inc(count)
+
+
+def webhook_delivered(lag_s: float) -> None:
+    WEBHOOK_LAG.observe(max(lag_s, 0.0))
+
+
+def webhook_endpoint_disabled(reason: str) -> None:
+    WEBHOOK_DISABLED.labels(reason).inc()
+
+
 async def _database_gauges(db: Database) -> list[Metric]:
     query = (
         select(ExportJob.type, func.count())
         .where(col(ExportJob.status).in_(ACTIVE_JOB_STATUSES))
         .group_by(col(ExportJob.type))
     )
-    waiting = select(func.count()).where(col(WebhookDelivery.status) == DeliveryStatus.PENDING.value)
+    pending_rows = col(WebhookDelivery.status) == DeliveryStatus.PENDING.value
+    waiting = select(func.count()).where(pending_rows)
+    now = utcnow()
+    oldest_due = select(func.min(WebhookDelivery.next_attempt_at)).where(
+        pending_rows, col(WebhookDelivery.next_attempt_at) <= now
+    )
     async with db.read() as session:
         counts = dict((await session.exec(query)).all())
         pending_now = (await session.exec(waiting)).one()
+        due_since = (await session.exec(oldest_due)).one()
     active = GaugeMetricFamily("framestate_active_exports", "Export jobs active now", labels=["type"])
     for job_type in JobType:
         active.add_metric([job_type.value], counts.get(job_type.value, 0))
     pending = GaugeMetricFamily("framestate_webhook_pending", "Webhook deliveries waiting to be sent")
     pending.add_metric([], pending_now)
-    return [active, pending]
+    oldest = GaugeMetricFamily(
+        "framestate_webhook_oldest_pending_seconds", "Age of the oldest webhook delivery that is due"
+    )
+    oldest.add_metric([], (now - as_utc(due_since)).total_seconds() if due_since is not None else 0.0)
+    return [active, pending, oldest]
 
 
 class _Scrape(Collector):

@@ -65,6 +65,20 @@ class Settings:
     """On SIGTERM or SIGINT, the seconds within which the process exits: event streams end at once,
     requests in flight get the rest of it."""
 
+    webhook_progress_interval_s: float = 1.0
+    """An endpoint gets at most one `export.progress` delivery of a job this often; reports between
+    are folded into the one pending."""
+
+    webhook_retention_s: float = 604800.0
+    """Seconds after which delivered, failed and skipped deliveries, and events none of whose
+    deliveries is pending, are deleted."""
+
+    webhook_disable_after_s: float = 432000.0
+    """An endpoint whose every attempt has failed for this long is disabled."""
+
+    webhook_old_secret_ttl_s: float = 86400.0
+    """After a secret rotation, attempts are signed with the old secret too for this long."""
+
     max_streams_total: int = DEFAULT_MAX_STREAMS_TOTAL
     """Event streams one process holds at once, whoever the callers."""
 
@@ -109,7 +123,16 @@ class Settings:
             value = getattr(self, name)
             if value is not None and value < least:
                 raise SettingsError(f"FRAMESTATE_{name.upper()} must be at least {least} (got {value!r})")
-        for name in ("webhook_retry_base_s", "webhook_max_age_s", "webhook_timeout_s", "shutdown_grace_s"):
+        for name in (
+            "webhook_retry_base_s",
+            "webhook_max_age_s",
+            "webhook_timeout_s",
+            "webhook_progress_interval_s",
+            "webhook_retention_s",
+            "webhook_disable_after_s",
+            "webhook_old_secret_ttl_s",
+            "shutdown_grace_s",
+        ):
             if not getattr(self, name) > 0:
                 raise SettingsError(
                     f"FRAMESTATE_{name.upper()} must be a positive number (got {getattr(self, name)!r})"
@@ -199,5 +222,9 @@ _KINDS: dict[str, Callable[[str, str], object]] = {
     "webhook_retry_base_s": _number,
     "webhook_max_age_s": _number,
     "webhook_timeout_s": _number,
+    "webhook_progress_interval_s": _number,
+    "webhook_retention_s": _number,
+    "webhook_disable_after_s": _number,
+    "webhook_old_secret_ttl_s": _number,
 }
 """Every setting read from the environment (`FRAMESTATE_` + its name in capitals), and how."""

@@ -72,6 +72,8 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     "SucceedReport": {"output_uri": "s3://renders/surf-v1.mp4"},
     "FailReport": {"error": "ffmpeg exited with status 1"},
     "CancelRequest": {"reason": "Wrong clips selected"},
+    "WebhookPatch": {"enabled": True},
+    "RecoverRequest": {"since": "2026-12-01T09:00:00Z"},
     "WebhookCreate": {
         "url": "https://example.com/framestate-hook",
         "events": ["project.status_changed", "export.succeeded", "export.failed"],

@@ -49,6 +49,15 @@ def is_connection_fault(exc: BaseException) -> bool:
     return False
 
 
+def is_retryable(exc: DBAPIError) -> bool:
+    """Lock waits and conflicts that a fresh attempt resolves: SQLite's busy database, PostgreSQL's
+    deadlock and serialization failures."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(
+        getattr(exc.orig, "__cause__", None), "sqlstate", None
+    )
+    return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
+
+
 def is_pool_exhausted(exc: BaseException) -> bool:
     """No connection of the pool was free in time: running the request again would only wait as
     long once more, so it is answered 503 at once."""

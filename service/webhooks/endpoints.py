@@ -1,35 +1,73 @@
-"""Webhook endpoints and their delivery logs: create, read, delete, and redeliver. With auth on,
-an endpoint belongs to the client that made it; another client's is as unknown as a missing one."""
+"""Webhook endpoints: create, read, change (its URL, its events, enabled or not), rotate its secret,
+delete. With auth on, an endpoint belongs to the client that made it; another client's is as
+unknown as a missing one. Writes that a dispatcher's turn may run into (both lock an endpoint and
+its deliveries) are run again when the database reports a deadlock."""
 
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.context import Context
-from service.cursors import cursors_for
-from service.errors import LimitReached, NotFound
+from service.errors import LimitReached, NotFound, ValidationFailed
 from service.limits import MAX_WEBHOOKS_PER_OWNER
+from service.store.faults import is_retryable
 from service.store.owners import owned_by, visible, visible_to
 from service.store.tables import utcnow
-from service.webhooks.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
+from service.webhooks.schemas import (
+    EventType,
+    SecretOut,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
+    WebhookPatch,
+)
 from service.webhooks.signing import new_secret
 from service.webhooks.tables import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookSubscription
 from service.webhooks.urls import TargetRule, check_url
 
-DELIVERIES = "deliveries"
+DISABLED_BY_OWNER = "Disabled by its owner."
+
+
+T = TypeVar("T")
+ATTEMPTS = 5
+
+
+async def retrying(ctx: Context, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in a write transaction, again when it ran into a deadlock or a busy database."""
+    for attempt in range(ATTEMPTS):
+        try:
+            async with ctx.db.writing_session() as session:
+                return await work(session)
+        except DBAPIError as exc:
+            if not is_retryable(exc) or attempt == ATTEMPTS - 1:
+                raise
+        await asyncio.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+    raise AssertionError("unreachable")
+
+
+def _event_types(events: list[EventType]) -> list[str]:
+    return list(dict.fromkeys(event.value for event in events))
 
 
 async def create_webhook(*, request: WebhookCreate, ctx: Context) -> WebhookCreated:
     await check_url(request.url, TargetRule.of(ctx.settings))
-    events = list(dict.fromkeys(event.value for event in request.events))
+    events = _event_types(request.events)
     endpoint = WebhookEndpoint(url=request.url, events=events, secret=new_secret(), owner=ctx.owner)
-    async with ctx.db.writing_session() as session:
+
+    async def work(session: AsyncSession) -> None:
         await _refuse_past_limit(session, ctx)
         session.add(endpoint)
         await session.flush()
         session.add_all(WebhookSubscription(endpoint_id=endpoint.id, event_type=event) for event in events)
+
+    await retrying(ctx, work)
     return WebhookCreated.of(endpoint)
 
 
@@ -47,7 +85,7 @@ async def _refuse_past_limit(session: AsyncSession, ctx: Context) -> None:
         )
 
 
-async def _visible_endpoint(session: AsyncSession, webhook_id: str, owner: str | None) -> WebhookEndpoint:
+async def visible_endpoint(session: AsyncSession, webhook_id: str, owner: str | None) -> WebhookEndpoint:
     endpoint = await session.get(WebhookEndpoint, webhook_id)
     if endpoint is None or not visible_to(endpoint.owner, owner):
         raise NotFound(f"No webhook with id {webhook_id!r}.")
@@ -65,61 +103,66 @@ async def list_webhooks(*, ctx: Context) -> list[WebhookOut]:
 
 async def get_webhook(webhook_id: str, *, ctx: Context) -> WebhookOut:
     async with ctx.db.read() as session:
-        return WebhookOut.of(await _visible_endpoint(session, webhook_id, ctx.owner))
+        return WebhookOut.of(await visible_endpoint(session, webhook_id, ctx.owner))
 
 
 async def delete_webhook(webhook_id: str, *, ctx: Context) -> None:
-    async with ctx.db.writing_session() as session:
-        endpoint = await _visible_endpoint(session, webhook_id, ctx.owner)
+    async def work(session: AsyncSession) -> None:
+        endpoint = await visible_endpoint(session, webhook_id, ctx.owner)
         await session.exec(delete(WebhookEndpoint).where(col(WebhookEndpoint.id) == endpoint.id))
 
-
-async def list_deliveries(webhook_id: str, *, limit: int, cursor: str | None, ctx: Context) -> DeliveryPage:
-    """Newest first."""
-    query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == webhook_id)
-    if cursor is not None:
-        query = query.where(
-            col(WebhookDelivery.seq) < cursors_for(ctx.settings).after_number(DELIVERIES, webhook_id, cursor)
-        )
-    query = query.order_by(col(WebhookDelivery.seq).desc()).limit(limit + 1)
-    async with ctx.db.read() as session:
-        await _visible_endpoint(session, webhook_id, ctx.owner)
-        rows = list((await session.exec(query)).all())
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = cursors_for(ctx.settings).encode(DELIVERIES, webhook_id, page[-1].seq or 0)
-    return DeliveryPage(items=[DeliveryOut.of(row) for row in page], next_cursor=next_cursor)
+    await retrying(ctx, work)
 
 
-async def redeliver(webhook_id: str, delivery_id: str, *, ctx: Context) -> DeliveryOut:
-    """Send a delivery again now, whatever its status, retried as a new one would be (for the max
-    age from now on), and still after any earlier pending event of its project. An attempt in
-    flight keeps its lease, but its outcome is no longer recorded: the delivery is attempted again
-    once that lease ends."""
+async def change_webhook(webhook_id: str, *, change: WebhookPatch, ctx: Context) -> WebhookOut:
+    """Its URL, its events, or whether it is enabled; enabling it sends what waits for it now."""
+    if change.url is None and change.events is None and change.enabled is None:
+        raise ValidationFailed("Nothing to change: send url, events or enabled.")
+    if change.url is not None:
+        await check_url(change.url, TargetRule.of(ctx.settings))
     now = utcnow()
-    async with ctx.db.writing_session() as session:
-        await _visible_endpoint(session, webhook_id, ctx.owner)
-        found = (
+
+    async def work(session: AsyncSession) -> WebhookEndpoint:
+        endpoint = await visible_endpoint(session, webhook_id, ctx.owner)
+        if change.url is not None:
+            endpoint.url = change.url
+        if change.events is not None:
+            endpoint.events = _event_types(change.events)
             await session.exec(
-                select(WebhookDelivery).where(
-                    WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == webhook_id
+                delete(WebhookSubscription).where(col(WebhookSubscription.endpoint_id) == endpoint.id)
+            )
+            session.add_all(
+                WebhookSubscription(endpoint_id=endpoint.id, event_type=event) for event in endpoint.events
+            )
+        if change.enabled is True and not endpoint.enabled:
+            endpoint.enabled, endpoint.disabled_reason, endpoint.failing_since = True, None, None
+            await session.exec(
+                update(WebhookDelivery)
+                .where(
+                    col(WebhookDelivery.endpoint_id) == endpoint.id,
+                    col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
                 )
+                .values(next_attempt_at=now)
             )
-        ).one_or_none()
-        if found is None:
-            raise NotFound(f"No delivery with id {delivery_id!r} for webhook {webhook_id!r}.")
-        await session.exec(
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.seq) == found.seq)
-            .values(
-                status=DeliveryStatus.PENDING.value,
-                next_attempt_at=now,
-                expires_at=now + timedelta(seconds=ctx.settings.webhook_max_age_s),
-                delivered_at=None,
-                lease_token=None,
-            )
-        )
-        await session.refresh(found)
+        elif change.enabled is False and endpoint.enabled:
+            endpoint.enabled, endpoint.disabled_reason = False, DISABLED_BY_OWNER
+        session.add(endpoint)
+        return endpoint
+
+    endpoint = await retrying(ctx, work)
     ctx.webhook_wake.set()
-    return DeliveryOut.of(found)
+    return WebhookOut.of(endpoint)
+
+
+async def rotate_secret(webhook_id: str, *, ctx: Context) -> SecretOut:
+    """A new secret; attempts are signed with the one it replaces too, for the overlap."""
+    now, secret = utcnow(), new_secret()
+
+    async def work(session: AsyncSession) -> None:
+        endpoint = await visible_endpoint(session, webhook_id, ctx.owner)
+        endpoint.old_secret, endpoint.secret = endpoint.secret, secret
+        endpoint.old_secret_until = now + timedelta(seconds=ctx.settings.webhook_old_secret_ttl_s)
+        session.add(endpoint)
+
+    await retrying(ctx, work)
+    return SecretOut(secret)

@@ -1,42 +1,36 @@
-"""The transactional outbox: a committed change writes its webhook events and their deliveries in
-its own transaction, so there is never a change without its events nor an event without its change.
+"""The transactional outbox: a committed change writes its webhook events in its own transaction, so
+there is never a change without its events nor an event without its change. It writes one row an
+event, however many endpoints want it: their deliveries are made afterwards, in batches, by the
+dispatcher (`service.webhooks.fanout`), so a write costs the same with one endpoint or a hundred.
 
 The write path calls `stage` once with the `Change` it made, after it has saved the change and
 before it commits. Whether any endpoint exists at all is read by the write's own first statement
 (`ANY_ENDPOINT`, a column of the unit of work's load; on PostgreSQL read before the write's
 `BEGIN`, as every read of a unit of work is), so a write costs nothing more while no webhook
-exists, in any number of processes. A write that found an endpoint runs its statements in one
-transaction, the events' and deliveries' included. Otherwise staging costs one
-indexed query of the endpoints that want the change's event types; only when one does is the
-project's card read and are rows written.
+exists, in any number of processes; a progress report writes its event only while some endpoint
+asked for `export.progress` (`ANY_PROGRESS_SUBSCRIPTION`, read the same way). A write that stages
+events runs its statements in one transaction, the events' included.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import msgspec
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, select
+from sqlmodel import select
 
 from fsm.jobs import JobStatus
 from service.change import Change
 from service.schemas import ExportJobOut, ProjectOut
 from service.settings import Settings
 from service.store.cards import read_card
-from service.store.owners import owned_by
 from service.store.records import JobRecord
 from service.store.tables import new_id
 from service.webhooks.schemas import EventType
-from service.webhooks.tables import (
-    ANY_ENDPOINT,
-    DeliveryStatus,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEvent,
-    WebhookSubscription,
-)
+from service.webhooks.tables import ANY_ENDPOINT, WebhookEvent
+
+INSERT_EVENT = insert(WebhookEvent)
 
 ENDED_EVENTS: dict[str, EventType] = {
     JobStatus.SUCCEEDED.value: EventType.EXPORT_SUCCEEDED,
@@ -76,90 +70,44 @@ async def any_endpoint(conn: AsyncConnection) -> bool:
 
 
 async def stage(
-    conn: AsyncConnection, change: Change, *, settings: Settings, card: ProjectOut | None = None
+    conn: AsyncConnection,
+    change: Change,
+    *,
+    settings: Settings,
+    card: ProjectOut | None = None,
+    progress_wanted: bool = True,
 ) -> bool:
-    """Stage the events of a saved, uncommitted change on its connection; True when deliveries were
-    staged (the dispatcher is woken once the change has committed). `card` is the project as the
-    change left it, where the caller has it already."""
-    events = events_of(change)
+    """Write the events of a saved, uncommitted change, one row each, on its connection; True when
+    it wrote any (the dispatcher is woken once the change has committed, and makes their
+    deliveries). `card` is the project as the change left it, where the caller has it already;
+    without `progress_wanted` (no endpoint asked for `export.progress`) a report writes nothing."""
+    events = [e for e in events_of(change) if progress_wanted or e.type is not EventType.EXPORT_PROGRESS]
     if not events:
-        return False
-    targets = await _endpoints_for(conn, {e.type for e in events}, change.owner, settings)
-    if not targets:
         return False
     project_data: Any = {"id": change.project_id}
     if not change.deleted:
         project_data = card or await read_card(conn, change.project_id, None)
-    await _add(conn, change, project_data, events, targets, settings)
-    return True
-
-
-async def _endpoints_for(
-    conn: AsyncConnection, types: set[EventType], owner: str | None, settings: Settings
-) -> dict[EventType, list[str]]:
-    """The endpoints that asked for each of `types` and may hear of this project: with auth on, only
-    those of the project's owner."""
-    query = (
-        select(WebhookSubscription.event_type, WebhookSubscription.endpoint_id)
-        .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookSubscription.endpoint_id))
-        .where(col(WebhookSubscription.event_type).in_([t.value for t in types]))
-        .order_by(col(WebhookSubscription.endpoint_id))
-    )
-    if settings.auth_on:
-        query = query.where(owned_by(col(WebhookEndpoint.owner), owner))
-    targets: dict[EventType, list[str]] = {}
-    for event_type, endpoint_id in (await conn.execute(query)).all():
-        targets.setdefault(EventType(event_type), []).append(endpoint_id)
-    return targets
-
-
-async def _add(
-    conn: AsyncConnection,
-    change: Change,
-    project_data: Any,
-    events: list[Event],
-    targets: dict[EventType, list[str]],
-    settings: Settings,
-) -> None:
-    """Insert the events and their deliveries, in the events' order (the order of `seq`)."""
-    at = change.at
-    expires_at = at + timedelta(seconds=settings.webhook_max_age_s)
-    event_rows: list[dict[str, Any]] = []
-    delivery_rows: list[dict[str, Any]] = []
-    for item in events:
-        endpoint_ids = targets.get(item.type, [])
-        if not endpoint_ids:
-            continue
+    version = change.version_after if change.version_after is not None else change.version_before + 1
+    rows = []
+    for position, item in enumerate(events):
         event_id = new_id()
         data: dict[str, Any] = {"project": project_data}
         if item.type is not EventType.PROJECT_DELETED:
             data["job"] = ExportJobOut.of(item.job) if item.job else None
-        body = msgspec.json.encode({"id": event_id, "type": item.type.value, "timestamp": at, "data": data})
-        event_rows.append(
+        body = {"id": event_id, "type": item.type.value, "timestamp": change.at, "data": data}
+        rows.append(
             {
                 "id": event_id,
                 "type": item.type.value,
                 "project_id": change.project_id,
-                "body": body.decode(),
-                "created_at": at,
+                "owner": change.owner,
+                "job_id": item.job.id if item.job else None,
+                "version": version,
+                "position": position,
+                "fanned_out": False,
+                "body": msgspec.json.encode(body).decode(),
+                "created_at": change.at,
             }
         )
-        delivery_rows.extend(
-            {
-                "id": new_id(),
-                "endpoint_id": endpoint_id,
-                "event_id": event_id,
-                "project_id": change.project_id,
-                "type": item.type.value,
-                "status": DeliveryStatus.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": at,
-                "expires_at": expires_at,
-                "created_at": at,
-            }
-            for endpoint_id in endpoint_ids
-        )
-    if not event_rows:
-        return
-    await conn.execute(insert(WebhookEvent), event_rows)
-    await conn.execute(insert(WebhookDelivery), delivery_rows)
+    await conn.execute(INSERT_EVENT, rows)
+    return True

@@ -28,29 +28,78 @@ class WebhookCreate(msgspec.Struct):
     events: Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=len(EventType))]
 
 
+TEST_EVENT = "webhook.test"
+"""The type of the event `POST /v1/webhooks/{id}/test` sends: it cannot be subscribed to."""
+
+
+class WebhookPatch(msgspec.Struct):
+    """What `PATCH /v1/webhooks/{id}` changes: each field left out (or null) stays as it is."""
+
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=URL_MAX, pattern=NO_NUL)] | None = None
+    events: Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=len(EventType))] | None = None
+    enabled: bool | None = None
+
+
 class WebhookOut(msgspec.Struct):
     id: str
     url: str
     events: list[str]
+    enabled: bool
+    disabled_reason: str | None
     created_at: datetime
 
     @classmethod
     def of(cls, endpoint: WebhookEndpoint) -> "WebhookOut":
-        return cls(endpoint.id, endpoint.url, endpoint.events, as_utc(endpoint.created_at))
+        return cls(
+            endpoint.id,
+            endpoint.url,
+            endpoint.events,
+            endpoint.enabled,
+            endpoint.disabled_reason,
+            as_utc(endpoint.created_at),
+        )
 
 
 class WebhookCreated(msgspec.Struct):
-    """The answer to a creation: the only one that shows the signing secret."""
+    """The answer to a creation: the only one, with a rotation's, that shows the signing secret."""
 
     id: str
     url: str
     events: list[str]
+    enabled: bool
+    disabled_reason: str | None
     secret: str
     created_at: datetime
 
     @classmethod
     def of(cls, endpoint: WebhookEndpoint) -> "WebhookCreated":
-        return cls(endpoint.id, endpoint.url, endpoint.events, endpoint.secret, as_utc(endpoint.created_at))
+        return cls(
+            endpoint.id,
+            endpoint.url,
+            endpoint.events,
+            endpoint.enabled,
+            endpoint.disabled_reason,
+            endpoint.secret,
+            as_utc(endpoint.created_at),
+        )
+
+
+class SecretOut(msgspec.Struct):
+    secret: str
+
+
+class RecoverRequest(msgspec.Struct):
+    since: Annotated[datetime, msgspec.Meta(tz=True)]
+    """Failed deliveries made since then are sent again (an RFC 3339 time with its offset)."""
+
+
+class Recovered(msgspec.Struct):
+    recovered: int
+    """How many failed deliveries are pending again."""
+
+
+class SentTestEvent(msgspec.Struct):
+    delivery_id: str
 
 
 class DeliveryOut(msgspec.Struct):

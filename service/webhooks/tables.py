@@ -39,8 +39,6 @@ class DeliveryStatus(StrEnum):
     """A progress delivery whose figures a newer one carries, or whose job ended before it went."""
 
 
-
-
 def _fk(target: str) -> Any:
     return Field(
         sa_column_args=[ForeignKey(target, ondelete="CASCADE")], sa_type=String(ID_LENGTH), nullable=False

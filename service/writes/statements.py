@@ -7,7 +7,7 @@ import functools
 from sqlalchemy import Executable, Update, and_, bindparam, delete, exists, func, insert, or_, select, update
 
 from service.store.records import ACTIVE_LITERALS, HISTORY, JOB, JOB_COLUMNS, PROJECT, PROJECT_COLUMNS
-from service.webhooks.tables import ANY_ENDPOINT
+from service.webhooks.tables import ANY_ENDPOINT, ANY_PROGRESS_SUBSCRIPTION
 
 PROJECT_CHANGES = (
     "status",
@@ -23,12 +23,14 @@ PROJECT_CHANGES = (
 
 def _load_statement(by_job: bool) -> Executable:
     """The project and its active jobs; by job, also the job itself whatever its status. The last
-    column says whether any webhook endpoint exists (the outbox has nothing to do otherwise)."""
+    two columns say whether any webhook endpoint exists (the outbox has nothing to do otherwise),
+    and whether any asked for `export.progress`."""
     jobs = JOB.alias("j")
     columns = (
         *(PROJECT.c[name] for name in PROJECT_COLUMNS),
         *(jobs.c[name] for name in JOB_COLUMNS),
         ANY_ENDPOINT,
+        ANY_PROGRESS_SUBSCRIPTION,
     )
     wanted = jobs.c.status.in_(ACTIVE_LITERALS)
     if not by_job:

@@ -40,6 +40,7 @@ from service.errors import (
 from service.live.hub import Events
 from service.store.cards import active_order
 from service.store.db import begin_writes
+from service.store.faults import is_retryable
 from service.store.owners import visible_to
 from service.store.records import (
     JOB_COLUMNS,
@@ -111,9 +112,11 @@ class UnitOfWork:
         jobs: list[JobRecord],
         if_match: str | None = None,
         any_webhook: bool = False,
+        any_progress: bool = False,
     ) -> None:
         self.conn = conn
         self.any_webhook = any_webhook
+        self.any_progress = any_progress
         self.project = project
         self.jobs = {job.id: job for job in jobs}
         self.active_jobs = sorted(
@@ -144,7 +147,15 @@ class UnitOfWork:
             raise target.missing()
         at = len(PROJECT_COLUMNS)
         jobs = [job_record(row[at:]) for row in rows if row[at] is not None]
-        return cls(conn, project_record(rows[0]), jobs, if_match, any_webhook=bool(rows[0][-1]))
+        first = rows[0]
+        return cls(
+            conn,
+            project_record(first),
+            jobs,
+            if_match,
+            any_webhook=bool(first[-2]),
+            any_progress=bool(first[-1]),
+        )
 
     @property
     def facts(self) -> Facts:
@@ -380,11 +391,13 @@ async def write(
                 change = uow.change() if uow.dirty else None
                 staged = False
                 if change is not None and uow.any_webhook:
-                    staged = await outbox.stage(conn, change, settings=ctx.settings)
+                    staged = await outbox.stage(
+                        conn, change, settings=ctx.settings, progress_wanted=uow.any_progress
+                    )
         except (_LostRace, IntegrityError):
             pass
         except DBAPIError as exc:
-            if not _is_retryable(exc):
+            if not is_retryable(exc):
                 raise
         else:
             if change is not None:
@@ -403,12 +416,3 @@ async def committed(ctx: Context, change: Change, *, staged: bool) -> None:
     await ctx.events.committed(change.project_id, change.version_after, change.owner)
     if staged:
         ctx.webhook_wake.set()
-
-
-def _is_retryable(exc: DBAPIError) -> bool:
-    """Lock waits and conflicts that a fresh attempt resolves: SQLite's busy database, PostgreSQL's
-    deadlock and serialization failures."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(
-        getattr(exc.orig, "__cause__", None), "sqlstate", None
-    )
-    return code in ("40001", "40P01") or "database is locked" in str(exc.orig)

@@ -54,6 +54,10 @@ CONTRACT: list[tuple[str, str, str, str | None, tuple[str, ...]]] = [
     ("delete", W, "204", None, ("404",)),
     ("get", f"{W}/deliveries", "200", "DeliveryPage", ("400", "404")),
     ("post", f"{W}/deliveries/{{delivery_id}}/redeliver", "202", "DeliveryOut", ("404",)),
+    ("patch", W, "200", "WebhookOut", ("400", "404")),
+    ("post", f"{W}/secret", "200", "SecretOut", ("404",)),
+    ("post", f"{W}/recover", "202", "Recovered", ("400", "404")),
+    ("post", f"{W}/test", "202", "SentTestEvent", ("404",)),
     ("get", "/health/live", "200", "Health", ()),
     ("get", "/health/ready", "200", "Health", ("503",)),
 ]
@@ -153,6 +157,10 @@ OPERATION_IDS = {
     ("delete", "/v1/webhooks/{webhook_id}"): "deleteWebhook",
     ("get", "/v1/webhooks/{webhook_id}/deliveries"): "listWebhookDeliveries",
     ("post", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): "redeliverWebhookDelivery",
+    ("patch", "/v1/webhooks/{webhook_id}"): "changeWebhook",
+    ("post", "/v1/webhooks/{webhook_id}/secret"): "rotateWebhookSecret",
+    ("post", "/v1/webhooks/{webhook_id}/recover"): "recoverWebhookDeliveries",
+    ("post", "/v1/webhooks/{webhook_id}/test"): "sendWebhookTest",
 }
 TAGS = {"projects", "clips", "exports", "events", "webhooks", "meta"}
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -266,7 +274,7 @@ async def test_every_request_body_has_an_example_the_service_accepts(openapi: di
             for example in examples.values():
                 msgspec.convert(example["value"], body_type, strict=True)
             bodies += 1
-    assert bodies == 9
+    assert bodies == 11
 
 
 async def test_an_optional_body_is_not_required(openapi: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from service.http.app import create_app
 from service.settings import Settings
-from service.webhooks.dispatcher import OWNER_SHARE
+from service.webhooks.claims import OWNER_SHARE
 from tests.api import Api
 from tests.auth import auth_on, bearer
 from tests.receiver import HANG, always, receiving

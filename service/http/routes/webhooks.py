@@ -2,17 +2,28 @@
 
 from typing import Annotated
 
-from litestar import delete, get, post
+from litestar import delete, get, patch, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from service.http.auth import CLIENTS
 from service.http.dependencies import Ctx
 from service.http.openapi import BODY, WRITE, documented
 from service.limits import PROJECT_PAGE_DEFAULT, PROJECT_PAGE_MAX
-from service.webhooks import endpoints
-from service.webhooks.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
+from service.webhooks import deliveries, endpoints
+from service.webhooks.schemas import (
+    DeliveryOut,
+    DeliveryPage,
+    Recovered,
+    RecoverRequest,
+    SecretOut,
+    SentTestEvent,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
+    WebhookPatch,
+)
 
 TAG = "webhooks"
 W = "/v1/webhooks/{webhook_id:str}"
@@ -64,7 +75,7 @@ async def list_deliveries(
     limit: Annotated[int, QueryParameter(ge=1, le=PROJECT_PAGE_MAX)] = PROJECT_PAGE_DEFAULT,
     cursor: Annotated[str | None, QueryParameter(min_length=1)] = None,
 ) -> DeliveryPage:
-    return await endpoints.list_deliveries(webhook_id, limit=limit, cursor=cursor, ctx=ctx)
+    return await deliveries.list_deliveries(webhook_id, limit=limit, cursor=cursor, ctx=ctx)
 
 
 @post(
@@ -79,7 +90,66 @@ async def list_deliveries(
     ),
 )
 async def redeliver(webhook_id: FromPath[str], delivery_id: FromPath[str], ctx: Ctx) -> DeliveryOut:
-    return await endpoints.redeliver(webhook_id, delivery_id, ctx=ctx)
+    return await deliveries.redeliver(webhook_id, delivery_id, ctx=ctx)
+
+
+@patch(
+    W,
+    opt=CLIENTS,
+    **documented(
+        "changeWebhook",
+        TAG,
+        "Change a webhook's URL or events, or disable or enable it",
+        errors=(*BODY, "not_found", *WRITE),
+    ),
+)
+async def change_webhook(webhook_id: FromPath[str], data: JSONBody[WebhookPatch], ctx: Ctx) -> WebhookOut:
+    return await endpoints.change_webhook(webhook_id, change=data, ctx=ctx)
+
+
+@post(
+    f"{W}/secret",
+    status_code=HTTP_200_OK,
+    opt=CLIENTS,
+    **documented(
+        "rotateWebhookSecret",
+        TAG,
+        "A new signing secret; the old one signs too for a while",
+        errors=("not_found", *WRITE),
+    ),
+)
+async def rotate_secret(webhook_id: FromPath[str], ctx: Ctx) -> SecretOut:
+    return await endpoints.rotate_secret(webhook_id, ctx=ctx)
+
+
+@post(
+    f"{W}/recover",
+    status_code=HTTP_202_ACCEPTED,
+    opt=CLIENTS,
+    **documented(
+        "recoverWebhookDeliveries",
+        TAG,
+        "Send again every failed delivery made since a moment",
+        errors=(*BODY, "not_found", *WRITE),
+    ),
+)
+async def recover(webhook_id: FromPath[str], data: JSONBody[RecoverRequest], ctx: Ctx) -> Recovered:
+    return await deliveries.recover(webhook_id, since=data.since, ctx=ctx)
+
+
+@post(
+    f"{W}/test",
+    status_code=HTTP_202_ACCEPTED,
+    opt=CLIENTS,
+    **documented(
+        "sendWebhookTest",
+        TAG,
+        "Send a webhook.test event to this endpoint alone",
+        errors=("not_found", *WRITE),
+    ),
+)
+async def send_test(webhook_id: FromPath[str], ctx: Ctx) -> SentTestEvent:
+    return await deliveries.send_test(webhook_id, ctx=ctx)
 
 
 HANDLERS: list[HTTPRouteHandler] = [
@@ -89,4 +159,8 @@ HANDLERS: list[HTTPRouteHandler] = [
     delete_webhook,
     list_deliveries,
     redeliver,
+    change_webhook,
+    rotate_secret,
+    recover,
+    send_test,
 ]
