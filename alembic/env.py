@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 from alembic import context
 from service import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from service.db import create_engine
+from service.legacy import tables as legacy_tables  # noqa: F401
 from service.settings import Settings
 from service.webhooks import tables as webhook_tables  # noqa: F401
 

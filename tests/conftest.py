@@ -25,6 +25,7 @@ from tests.postgres import admin, admin_dsn, postgres_error
 PG_HOST = os.environ.get("FRAMESTATE_TEST_PG", "postgres@127.0.0.1:5432")
 PG_ADMIN_DSN = admin_dsn(PG_HOST)
 TABLES = (
+    "legacy_import",
     "webhook_delivery",
     "webhook_event",
     "webhook_subscription",
