@@ -17,9 +17,7 @@ class LegacyImport(SQLModel, table=True):
     __tablename__ = "legacy_import"
 
     project_id: str = Field(
-        sa_column=Column(
-            String(ID_LENGTH), ForeignKey("project.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(String(ID_LENGTH), ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
     )
     version: int
     """The project's version when the import (or the last sync) left it."""
