@@ -64,9 +64,13 @@ def import_legacy(options: Options, settings: Settings) -> int:
         say(str(exc))
         return CANNOT_RUN
     try:
-        if options.apply:
-            _migrate(settings)
-        return asyncio.run(_run(options, settings, source, planner))
+        report = Report(options.report, apply=options.apply)
+        try:
+            if options.apply:
+                _migrate(settings)
+            return asyncio.run(_run(options, settings, source, planner, report))
+        finally:
+            report.close()
     except CannotRun as exc:
         say(str(exc))
         return CANNOT_RUN
@@ -108,9 +112,8 @@ async def _planned_batches(source: Source, planner: Planner, size: int) -> Async
             yield planned
 
 
-async def _run(options: Options, settings: Settings, source: Source, planner: Planner) -> int:
+async def _run(options: Options, settings: Settings, source: Source, planner: Planner, report: Report) -> int:
     target = open_for_writes(settings) if options.apply else await open_read_only(settings)
-    report = Report(options.report, apply=options.apply)
     try:
         progress = Progress(await asyncio.to_thread(source.count))
         writer = (
@@ -128,7 +131,6 @@ async def _run(options: Options, settings: Settings, source: Source, planner: Pl
             "are whole: run it again to finish"
         ) from None
     finally:
-        report.close()
         await target.close()
     sys.stdout.write(report.summary())
     return PROBLEMS if report.problems else 0

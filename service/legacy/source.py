@@ -111,19 +111,21 @@ def open_engine(raw: str) -> Engine:
     """An engine that can only read the source (SQLite opened with `mode=ro`, servers in read-only
     transactions)."""
     url = source_url(raw)
+    backend = url.get_backend_name()
+    if backend != "sqlite" and backend not in READ_ONLY_SESSION:
+        raise CannotRun(
+            f"SOURCE_URL: {backend} databases are not read (SQLite, PostgreSQL, MySQL and MariaDB are)"
+        )
     try:
         engine = create_engine(url)
-    except NoSuchModuleError:
-        raise CannotRun(f"no driver for {url.drivername}:// sources is installed") from None
-    except (ArgumentError, ImportError) as exc:
+    except (NoSuchModuleError, ImportError) as exc:
+        raise CannotRun(f"no driver for {url.drivername}:// sources is installed ({exc})") from None
+    except ArgumentError as exc:
         raise CannotRun(f"SOURCE_URL cannot be used: {exc}") from None
-    backend = url.get_backend_name()
     if backend == "sqlite":
         _sqlite_snapshots(engine)
-    elif backend in READ_ONLY_SESSION:
-        _read_only_sessions(engine, READ_ONLY_SESSION[backend])
     else:
-        raise CannotRun(f"{backend} sources are not supported (SQLite, PostgreSQL, MySQL and MariaDB are)")
+        _read_only_sessions(engine, READ_ONLY_SESSION[backend])
     return engine
 
 
