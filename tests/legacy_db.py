@@ -112,7 +112,8 @@ def write(url: str, legacy: Legacy, *, schema: bool = True) -> None:
             if schema:
                 for statement in ddl(engine.dialect.name):
                     conn.execute(text(statement))
-            for table, rows in legacy.rows():
+            for table, given in legacy.rows():
+                rows = given if engine.dialect.name == "sqlite" else [_json_column(row) for row in given]
                 if rows:
                     columns = list(rows[0])
                     conn.execute(
@@ -124,6 +125,11 @@ def write(url: str, legacy: Legacy, *, schema: bool = True) -> None:
                     )
     finally:
         engine.dispose()
+
+
+def _json_column(row: JSON) -> JSON:
+    """A JSON column holds no empty text: the servers' legacy apps would have stored null."""
+    return {**row, "crop_data": None} if row.get("crop_data") == "" else row
 
 
 def sqlite_legacy(directory: Path, legacy: Legacy, *, name: str = "legacy.db") -> str:
