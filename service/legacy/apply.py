@@ -6,14 +6,16 @@ projects and the next run finishes the rest. Imports go by one `executemany` a t
 PostgreSQL each project written is announced with `pg_notify` in the same transaction, like any
 write, so event streams show it; no webhook event is made.
 
-A transaction that framestate refuses (an id already taken, a value a column cannot hold, a status
-cross-check that fails) is rolled back and its projects written again one a transaction, so that
-only the refused one is left out, reported as a problem. A cross-check that fails is a bug and is
-logged as one.
+Every project passes the status cross-check of every write before its rows are sent: one that
+fails it (a bug) is logged as one and left out as a problem, and the others go on. A transaction
+that framestate refuses (an id already taken, a value a column cannot hold) is rolled back and its
+projects written again one a transaction, so that only the refused one is left out, reported as a
+problem.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,49 +76,58 @@ class Writer:
             return written
         try:
             async with self.db.writing() as conn:
-                written.outcomes = await self._write(conn, work)
-        except (DBAPIError, StatusDisagreement, Refused) as exc:
+                await self._write(conn, work, written)
+        except (DBAPIError, Refused) as exc:
             if isinstance(exc, DBAPIError) and is_connection_fault(exc):
                 raise
-            if len(work) > 1:
-                for one in work:
-                    alone = await self.write([one])
-                    written.outcomes.update(alone.outcomes)
-                    written.problems.update(alone.problems)
-                    written.bugs += alone.bugs
-                return written
-            project_id = str(work[0].planned.id)
-            written.outcomes[project_id] = Outcome.PROBLEM
-            if isinstance(exc, StatusDisagreement):
-                log.error("status disagreement (a bug; the project is left out): %s", exc)
-                written.problems[project_id] = f"framestate's status cross-check failed (a bug): {exc}"
-                written.bugs.append(str(exc))
-            else:
+            if len(work) == 1:
+                project_id = str(work[0].planned.id)
+                written.outcomes = {project_id: Outcome.PROBLEM}
                 written.problems[project_id] = f"framestate refused it: {first_line(exc)}"
+                return written
+            written = Written()
+            for one in work:
+                alone = await self.write([one])
+                written.outcomes.update(alone.outcomes)
+                written.problems.update(alone.problems)
+                written.bugs += alone.bugs
         return written
 
-    async def _write(self, conn: AsyncConnection, work: Sequence[Work]) -> dict[str, Outcome]:
+    async def _write(self, conn: AsyncConnection, work: Sequence[Work], written: Written) -> None:
+        """Fills `written`; a project whose status the cross-check refuses is left out before any of
+        its rows is sent, so the others of the transaction go on."""
         now = utcnow()
-        outcomes: dict[str, Outcome] = {}
         rows = ImportRows(owner=self.owner, now=now)
         announced: list[dict[str, Any]] = []
         for item in work:
             if item.held is None:
-                record = rows.add(item.planned, Action.PROJECT_IMPORTED.value)
-                outcomes[record.id] = Outcome.IMPORTED
-                announced.append(notify_params(record.id, record.version, record.owner))
+                with self._refusing(item, written):
+                    record = rows.add(item.planned, Action.PROJECT_IMPORTED.value)
+                    written.outcomes[record.id] = Outcome.IMPORTED
+                    announced.append(notify_params(record.id, record.version, record.owner))
         for name, statement in INSERTS:
             batch = getattr(rows, name)
             if batch:
                 await conn.execute(statement, batch)
         for item in work:
             if item.held is not None:
-                project_id = str(item.planned.id)
-                outcome, _ = await sync_project(conn, item.planned, item.held, now=now)
-                outcomes[project_id] = outcome
-                if outcome is Outcome.SYNCED:
-                    version = (item.held.imported_version or 0) + 1
-                    announced.append(notify_params(project_id, version, item.held.owner))
+                with self._refusing(item, written):
+                    project_id = str(item.planned.id)
+                    outcome = await sync_project(conn, item.planned, item.held, now=now)
+                    written.outcomes[project_id] = outcome
+                    if outcome is Outcome.SYNCED:
+                        version = (item.held.imported_version or 0) + 1
+                        announced.append(notify_params(project_id, version, item.held.owner))
         if self.postgres and announced:
             await conn.execute(NOTIFY, announced)
-        return outcomes
+
+    @contextmanager
+    def _refusing(self, item: Work, written: Written) -> Iterator[None]:
+        try:
+            yield
+        except StatusDisagreement as exc:
+            log.error("status disagreement (a bug; the project is left out): %s", exc)
+            project_id = str(item.planned.id)
+            written.outcomes[project_id] = Outcome.PROBLEM
+            written.problems[project_id] = f"framestate's status cross-check failed (a bug): {exc}"
+            written.bugs.append(str(exc))

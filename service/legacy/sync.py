@@ -9,7 +9,6 @@ status in its error); a job the old app started since is added, its timeout cloc
 """
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -70,11 +69,9 @@ def _ending(legacy_status: str | None, *, known: bool) -> tuple[JobStatus, str |
     return JobStatus.FAILED, f"Ended in the old app as {legacy_status!r}."
 
 
-async def sync_project(
-    conn: AsyncConnection, planned: Planned, held: Held, *, now: datetime
-) -> tuple[Outcome, list[dict[str, Any]]]:
-    """The outcome (`synced`, or `diverged` when a request changed the project since it was read),
-    and the history row written (none when the status did not move)."""
+async def sync_project(conn: AsyncConnection, planned: Planned, held: Held, *, now: datetime) -> Outcome:
+    """`synced`, or `diverged` when a request changed the project since it was read. The status
+    cross-check runs before anything is sent."""
     assert planned.id is not None
     assert held.imported_version is not None
     project_id = planned.id
@@ -84,7 +81,7 @@ async def sync_project(
     changes = {name: getattr(record, name) for name in (*PROJECT_CHANGES, "name")}
     params = {"project_id": project_id, "read_version": held.imported_version, **changes}
     if (await conn.execute(COMPARE_AND_SET, params)).rowcount != 1:
-        return Outcome.DIVERGED, []
+        return Outcome.DIVERGED
     await _sync_clips(conn, planned, now=now)
     await _sync_videos(conn, planned, now=now)
     await _sync_jobs(conn, planned, new_jobs, now=now)
@@ -96,7 +93,7 @@ async def sync_project(
         await conn.execute(insert(HISTORY), history)
     marker = {"version": record.version, "fingerprint": planned.fingerprint, "synced_at": now}
     await conn.execute(UPDATE_MARKER, {"marker_project_id": project_id, **marker})
-    return Outcome.SYNCED, history
+    return Outcome.SYNCED
 
 
 async def _sync_clips(conn: AsyncConnection, planned: Planned, *, now: datetime) -> None:
