@@ -189,7 +189,7 @@ class Planner:
         row: Sequence[Any],
         clip_rows: Sequence[Sequence[Any]],
         job_rows: Sequence[Sequence[Any]],
-        videos: dict[str, tuple[Any, ...]],
+        videos: dict[str, Sequence[Any]],
     ) -> Planned:
         problems: list[str] = []
         project_id = _checked_id(row[0], "id", problems)
@@ -280,8 +280,8 @@ class Planner:
         return active, ended
 
 
-def _by_project(rows: list[tuple[Any, ...]]) -> dict[str | None, list[tuple[Any, ...]]]:
-    grouped: dict[str | None, list[tuple[Any, ...]]] = {}
+def _by_project(rows: Sequence[Sequence[Any]]) -> dict[str | None, list[Sequence[Any]]]:
+    grouped: dict[str | None, list[Sequence[Any]]] = {}
     for row in rows:
         key = None if row[1] is None else kept_id(row[1])
         grouped.setdefault(key, []).append(row)
@@ -316,7 +316,7 @@ def _name(raw: Any, project_id: str, problems: list[str]) -> str:
 
 
 def _video(
-    pointer: Any, what: str, project_id: str, videos: dict[str, tuple[Any, ...]], problems: list[str]
+    pointer: Any, what: str, project_id: str, videos: dict[str, Sequence[Any]], problems: list[str]
 ) -> VideoFact | None:
     if pointer is None:
         return None

@@ -63,10 +63,10 @@ class RawBatch:
     """The rows of one batch, each with the columns of its table's spec in order (an optional column
     the table lacks reads as None)."""
 
-    projects: list[tuple[Any, ...]]
-    clips: list[tuple[Any, ...]]
-    jobs: list[tuple[Any, ...]]
-    videos: list[tuple[Any, ...]]
+    projects: Sequence[Sequence[Any]]
+    clips: Sequence[Sequence[Any]]
+    jobs: Sequence[Sequence[Any]]
+    videos: Sequence[Sequence[Any]]
 
 
 def source_url(raw: str) -> URL:
@@ -235,7 +235,7 @@ class Source:
         while True:
             with self.engine.connect() as conn, conn.begin():
                 params = {"after": after} if started else {}
-                projects = list(conn.execute(self._page(size, started), params).tuples())
+                projects = list(conn.execute(self._page(size, started), params).all())
                 tail = len(projects) < size
                 if not tail:
                     params["last"] = projects[-1][0]
@@ -249,11 +249,11 @@ class Source:
 
     def _children(
         self, conn: Connection, resolved: Resolved, mapped: TableMap, params: dict[str, Any], tail: bool
-    ) -> list[tuple[Any, ...]]:
+    ) -> Sequence[Sequence[Any]]:
         query = self._in_range(resolved, mapped.spec.keys, after="after" in params, last=not tail)
-        return list(conn.execute(query, params).tuples())
+        return list(conn.execute(query, params).all())
 
-    def _current_videos(self, conn: Connection, projects: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _current_videos(self, conn: Connection, projects: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
         wanted = {pointer for row in projects for pointer in (row[2], row[3]) if pointer is not None}
         if not wanted:
             return []
@@ -261,7 +261,7 @@ class Source:
         query = select(*self._videos.selected(keys)).where(
             self._videos.columns["id"].in_(bindparam("ids", expanding=True))
         )
-        return list(conn.execute(query, {"ids": sorted(wanted, key=_sortable)}).tuples())
+        return list(conn.execute(query, {"ids": sorted(wanted, key=_sortable)}).all())
 
 
 def _sortable(value: Any) -> tuple[int, Any]:

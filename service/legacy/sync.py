@@ -98,7 +98,7 @@ async def sync_project(conn: AsyncConnection, planned: Planned, held: Held, *, n
 
 async def _sync_clips(conn: AsyncConnection, planned: Planned, *, now: datetime) -> None:
     assert planned.id is not None
-    held = dict((await conn.execute(CLIPS_OF, {"project_id": planned.id})).tuples().all())
+    held = dict((await conn.execute(CLIPS_OF, {"project_id": planned.id})).all())
     wanted = {clip.id: clip for clip in planned.clips}
     gone = [{"clip_id": clip_id} for clip_id in held if clip_id not in wanted]
     if gone:
