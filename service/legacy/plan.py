@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from fsm.facts import Facts, JobType, status_from_facts
 from fsm.jobs import JobStatus
 from fsm.status import Status
@@ -31,6 +33,10 @@ QUEUED = frozenset({"pending", "queued"})
 JOB_TYPES = {job_type.value: job_type for job_type in JobType}
 OLDEST = datetime.min.replace(tzinfo=UTC)
 _SEP = "\x1f"
+_decode = msgspec.json.Decoder().decode
+"""Strict JSON: `NaN` and `Infinity`, which no JSON column can hold, are not JSON."""
+SAFE_INTEGERS = (-(10**31), 10**32)
+"""Integers whose decimal text is a kept id as it is (1 to 32 characters)."""
 
 
 @dataclass(slots=True)
@@ -86,6 +92,8 @@ class Planned:
 
 def kept_id(value: Any) -> str:
     """A legacy id as framestate keeps it: integers as decimal text, text as it is."""
+    if type(value) is int or type(value) is str:
+        return str(value)
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -117,10 +125,6 @@ def as_time(value: Any) -> datetime | None:
     return None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
 def _crop(raw: Any, clip: str, problems: list[str]) -> tuple[dict[str, Any] | None, str]:
     """The clip's crop data (an object, or None when it is not framed) and its text for the fingerprint."""
     if raw is None:
@@ -136,8 +140,8 @@ def _crop(raw: Any, clip: str, problems: list[str]) -> tuple[dict[str, Any] | No
     if not text:
         return None, ""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except ValueError:
+        value = _decode(text)
+    except msgspec.DecodeError:
         problems.append(f"clip {clip}: crop_data is not JSON")
         return None, text
     if value is None:
@@ -173,14 +177,14 @@ class Planner:
         self.statuses = statuses
 
     def plan(self, batch: RawBatch) -> list[Planned]:
-        clips = _by_project(batch.clips)
-        jobs = _by_project(batch.jobs)
+        raw_ids = {row[0] for row in batch.projects}
+        clips = _by_project(batch.clips, raw_ids)
+        jobs = _by_project(batch.jobs, raw_ids)
         videos = {kept_id(row[0]): row for row in batch.videos}
-        planned = []
-        for row in batch.projects:
-            key = kept_id(row[0])
-            planned.append(self._project(row, clips.pop(key, ()), jobs.pop(key, ()), videos))
-        for missing in sorted({*clips, *jobs}, key=lambda k: (k is None, k or "")):
+        planned = [
+            self._project(row, clips.pop(row[0], ()), jobs.pop(row[0], ()), videos) for row in batch.projects
+        ]
+        for missing in sorted({*clips, *jobs}, key=lambda k: (k is None, "" if k is None else str(k))):
             planned.append(_missing(missing, len(clips.get(missing, ())), len(jobs.get(missing, ()))))
         return planned
 
@@ -194,43 +198,43 @@ class Planner:
         problems: list[str] = []
         project_id = _checked_id(row[0], "id", problems)
         legacy = legacy_text(row[1])
-        created = _time(row[5], "created_at", problems)
         name = _name(row[4], project_id, problems)
-        clips, crops = [], []
+        clips = []
+        parts = [name]
+        framed = False
         for clip in clip_rows:
             clip_id = _checked_id(clip[0], "clip id", problems)
-            crop, text = _crop(clip[2], clip_id, problems)
-            clips.append(ClipFact(clip_id, crop, _time(clip[3], f"clip {clip_id}: created_at", problems)))
-            crops.append(f"{clip_id}={text}")
-        working = _video(row[2], "working_video_id", project_id, videos, problems)
-        final = _video(row[3], "final_video_id", project_id, videos, problems)
+            crop, text = (None, "") if clip[2] is None else _crop(clip[2], clip_id, problems)
+            framed = framed or crop is not None
+            at = None if clip[3] is None else _time(clip[3], f"clip {clip_id}: created_at", problems)
+            clips.append(ClipFact(clip_id, crop, at))
+            parts.append(f"{clip_id}={text}")
+        working = None if row[2] is None else _video(row[2], "working_video_id", project_id, videos, problems)
+        final = None if row[3] is None else _video(row[3], "final_video_id", project_id, videos, problems)
         if working is not None and final is not None and working.id == final.id:
             problems.append("working_video_id and final_video_id name the same video")
-        active, ended = self._jobs(job_rows, problems)
+        parts.append(f"{working.id}:{working.version}" if working else "-")
+        parts.append(f"{final.id}:{final.version}" if final else "-")
+        active, ended = self._jobs(job_rows, problems) if job_rows else ([], {})
+        types = {job.type for job in active}
+        parts.extend(f"{j.id}:{j.type}:{j.status}:{j.progress!r}" for j in active)
         status = status_from_facts(
             Facts(
-                active_framing=any(job.type is JobType.FRAMING for job in active),
-                active_overlay=any(job.type is JobType.OVERLAY for job in active),
+                active_framing=JobType.FRAMING in types,
+                active_overlay=JobType.OVERLAY in types,
                 final_video=final is not None,
                 working_video=working is not None,
-                framed_clip=any(clip.crop_data is not None for clip in clips),
+                framed_clip=framed,
             )
-        )
-        mapped = self.statuses.status_of(legacy)
-        parts = (
-            name,
-            *crops,
-            *(f"{v.id}:{v.version}" if v else "-" for v in (working, final)),
-            *(f"{j.id}:{j.type}:{j.status}:{j.progress!r}" for j in active),
         )
         return Planned(
             id=project_id,
             legacy_status=legacy,
             status=status,
-            agrees=mapped is status,
+            agrees=self.statuses.status_of(legacy) is status,
             problems=problems,
             name=name,
-            created_at=created,
+            created_at=None if row[5] is None else _time(row[5], "created_at", problems),
             clips=clips,
             working=working,
             final=final,
@@ -246,17 +250,17 @@ class Planner:
         ended: dict[str, str | None] = {}
         for row in rows:
             job_id = kept_id(row[0])
-            job_type = JOB_TYPES.get(str(row[2]).strip().lower())
+            job_type = JOB_TYPES.get(row[2]) or JOB_TYPES.get(str(row[2]).strip().lower())
             if job_type is None:
                 problems.append(f"job {job_id}: type {row[2]!r} is neither framing nor overlay")
                 continue
             status = legacy_text(row[3])
-            normal = (status or "").strip().lower()
+            normal = status if status in self.active else (status or "").strip().lower()
             if normal not in self.active:
                 ended[job_id] = status
                 continue
             _checked_id(row[0], "job id", problems)
-            created = _time(row[4], f"job {job_id}: created_at", problems)
+            created = None if row[4] is None else _time(row[4], f"job {job_id}: created_at", problems)
             fact = JobFact(
                 id=job_id,
                 type=job_type,
@@ -266,10 +270,8 @@ class Planner:
             )
             by_type.setdefault(job_type, []).append(((created or OLDEST, _sortable(row[0])), fact))
         active = []
-        for job_type in JobType:
-            candidates = sorted(by_type.get(job_type, ()), key=lambda pair: pair[0])
-            if not candidates:
-                continue
+        for job_type, found in sorted(by_type.items()):
+            candidates = sorted(found, key=lambda pair: pair[0]) if len(found) > 1 else found
             newest = candidates[-1][1]
             active.append(newest)
             if len(candidates) > 1:
@@ -280,15 +282,27 @@ class Planner:
         return active, ended
 
 
-def _by_project(rows: Sequence[Sequence[Any]]) -> dict[str | None, list[Sequence[Any]]]:
-    grouped: dict[str | None, list[Sequence[Any]]] = {}
+def _by_project(rows: Sequence[Sequence[Any]], raw_ids: set[Any]) -> dict[Any, list[Sequence[Any]]]:
+    """Rows by the raw id of their project; a row whose project id is stored otherwise than the
+    project's own (`"42"` for 42) goes with the project all the same, and one of no project of the
+    batch is filed under its kept id (or None)."""
+    grouped: dict[Any, list[Sequence[Any]]] = {}
     for row in rows:
-        key = None if row[1] is None else kept_id(row[1])
-        grouped.setdefault(key, []).append(row)
+        grouped.setdefault(row[1], []).append(row)
+    strays = grouped.keys() - raw_ids
+    if strays:
+        kept = {kept_id(raw): raw for raw in raw_ids}
+        for key in strays:
+            named = None if key is None else kept_id(key)
+            target = kept.get(named, named) if named is not None else None
+            if target != key:
+                grouped.setdefault(target, []).extend(grouped.pop(key))
     return grouped
 
 
 def _checked_id(raw: Any, what: str, problems: list[str]) -> str:
+    if type(raw) is int and SAFE_INTEGERS[0] < raw < SAFE_INTEGERS[1]:
+        return str(raw)
     kept = kept_id(raw)
     if not is_id(kept):
         problems.append(f"{what} {raw!r} cannot be kept: {KEPT_ID_RULE}")
@@ -318,8 +332,6 @@ def _name(raw: Any, project_id: str, problems: list[str]) -> str:
 def _video(
     pointer: Any, what: str, project_id: str, videos: dict[str, Sequence[Any]], problems: list[str]
 ) -> VideoFact | None:
-    if pointer is None:
-        return None
     video_id = kept_id(pointer)
     row = videos.get(video_id)
     if row is None:
@@ -330,12 +342,13 @@ def _video(
         problems.append(f"{what} {video_id} names a video of project {owner}")
         return None
     _checked_id(row[0], "video id", problems)
-    version = _whole(row[2])
+    version = row[2] if type(row[2]) is int else _whole(row[2])
     if row[2] is None:
         problems.append(f"video {video_id} has no version")
     elif version is None:
         problems.append(f"video {video_id}: version {row[2]!r} is not a whole number")
-    return VideoFact(video_id, version, _time(row[3], f"video {video_id}: created_at", problems))
+    created = None if row[3] is None else _time(row[3], f"video {video_id}: created_at", problems)
+    return VideoFact(video_id, version, created)
 
 
 def _whole(value: Any) -> int | None:

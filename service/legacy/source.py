@@ -16,11 +16,10 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     TableClause,
     and_,
     bindparam,
@@ -33,9 +32,12 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    union_all,
 )
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, NoSuchTableError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from service.legacy.errors import CannotRun
 from service.legacy.mapping import Mapping, TableMap
@@ -184,6 +186,7 @@ class Source:
         self._clips = resolved["clips"]
         self._jobs = resolved["export_jobs"]
         self._videos = resolved["working_videos"]
+        self._compiled: dict[tuple[str, bool, bool], _Compiled] = {}
 
     @classmethod
     def open(cls, raw_url: str, mapping: Mapping) -> "Source":
@@ -209,60 +212,96 @@ class Source:
             total = conn.execute(select(func.count()).select_from(self._projects.table)).scalar_one()
         return int(total)
 
-    def _page(self, size: int, after: bool) -> Select[Any]:
-        keys = self.mapping.projects.spec.keys
-        page = select(*self._projects.selected(keys)).order_by(self._projects.columns["id"]).limit(size)
-        return page.where(self._projects.columns["id"] > bindparam("after")) if after else page
-
-    def _in_range(self, resolved: Resolved, keys: Sequence[str], *, after: bool, last: bool) -> Select[Any]:
-        """The rows whose project id is in (after, last]; without `last`, every one past `after`
-        and those with no project id."""
-        project_id = resolved.columns["project_id"]
-        bounds = []
-        if after:
-            bounds.append(project_id > bindparam("after"))
-        if last:
-            bounds.append(project_id <= bindparam("last"))
-        query = select(*resolved.selected(keys))
-        if last:
-            return query.where(and_(*bounds))
-        return query.where(or_(bounds[0], project_id.is_(None))) if bounds else query
-
     def batches(self, size: int) -> Iterator[RawBatch]:
-        """Every project, `size` at a time, in the order of their id."""
+        """Every project, `size` at a time, in the order of their id. The statements, each built
+        and compiled once, run on the driver's own cursor: its rows are plain tuples."""
         after: Any = None
         started = False
+        sqlite = self.engine.dialect.name == "sqlite"
         while True:
-            with self.engine.connect() as conn, conn.begin():
-                params = {"after": after} if started else {}
-                projects = list(conn.execute(self._page(size, started), params).all())
+            conn = self.engine.raw_connection()
+            try:
+                cursor = conn.cursor()
+                if sqlite:
+                    cursor.execute("BEGIN")
+                params: dict[str, Any] = {"after": after, "size": size}
+                projects = self._run(cursor, "page", params, after=started, last=False)
                 tail = len(projects) < size
-                if not tail:
-                    params["last"] = projects[-1][0]
-                clips = self._children(conn, self._clips, self.mapping.clips, params, tail)
-                jobs = self._children(conn, self._jobs, self.mapping.jobs, params, tail)
-                videos = self._current_videos(conn, projects)
+                params["last"] = None if tail else projects[-1][0]
+                clips = self._run(cursor, "clips", params, after=started, last=not tail)
+                jobs = self._run(cursor, "export_jobs", params, after=started, last=not tail)
+                videos = self._run(cursor, "working_videos", params, after=started, last=not tail)
+            finally:
+                conn.rollback()
+                conn.close()
             yield RawBatch(projects, clips, jobs, videos)
             if tail:
                 return
             started, after = True, params["last"]
 
-    def _children(
-        self, conn: Connection, resolved: Resolved, mapped: TableMap, params: dict[str, Any], tail: bool
-    ) -> Sequence[Sequence[Any]]:
-        query = self._in_range(resolved, mapped.spec.keys, after="after" in params, last=not tail)
-        return list(conn.execute(query, params).all())
+    def _run(self, cursor: Any, what: str, params: dict[str, Any], *, after: bool, last: bool) -> list[Any]:
+        key = (what, after, last)
+        if (compiled := self._compiled.get(key)) is None:
+            compiled = self._compiled[key] = _Compiled(
+                self._statement(what, after=after, last=last), self.engine
+            )
+        cursor.execute(compiled.sql, compiled.parameters(params))
+        rows: list[Any] = cursor.fetchall()
+        return rows
 
-    def _current_videos(self, conn: Connection, projects: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
-        wanted = {pointer for row in projects for pointer in (row[2], row[3]) if pointer is not None}
-        if not wanted:
-            return []
+    def _statement(self, what: str, *, after: bool, last: bool) -> ClauseElement:
+        if what == "page":
+            projects = self._projects
+            page = select(*projects.selected(self.mapping.projects.spec.keys))
+            page = page.order_by(projects.columns["id"]).limit(bindparam("size"))
+            return page.where(projects.columns["id"] > bindparam("after")) if after else page
+        if what == "working_videos":
+            return self._current_videos(after=after, last=last)
+        resolved = self._clips if what == "clips" else self._jobs
+        keys = (self.mapping.clips if what == "clips" else self.mapping.jobs).spec.keys
+        project_id = resolved.columns["project_id"]
+        query = select(*resolved.selected(keys))
+        bounds = _bounds(project_id, after=after, last=last)
+        if last:
+            return query.where(and_(*bounds))
+        return query.where(or_(*bounds, project_id.is_(None))) if bounds else query
+
+    def _current_videos(self, *, after: bool, last: bool) -> ClauseElement:
+        """The videos the batch's projects point at: two joins on the video table's key."""
         keys = self.mapping.videos.spec.keys
-        query = select(*self._videos.selected(keys)).where(
-            self._videos.columns["id"].in_(bindparam("ids", expanding=True))
-        )
-        return list(conn.execute(query, {"ids": sorted(wanted, key=_sortable)}).all())
+        projects = self._projects.columns
+        halves = []
+        for pointer in ("working_video_id", "final_video_id"):
+            joined = self._projects.table.join(
+                self._videos.table, self._videos.columns["id"] == projects[pointer]
+            )
+            half = select(*self._videos.selected(keys)).select_from(joined)
+            bounds = _bounds(projects["id"], after=after, last=last)
+            halves.append(half.where(and_(*bounds)) if bounds else half)
+        return union_all(*halves)
 
 
-def _sortable(value: Any) -> tuple[int, Any]:
-    return (0, value) if isinstance(value, int | float) else (1, str(value))
+def _bounds(column: ColumnElement[Any], *, after: bool, last: bool) -> list[ColumnElement[bool]]:
+    """(after, last] of a batch's project ids; without `last`, every one past `after`."""
+    bounds = []
+    if after:
+        bounds.append(column > bindparam("after"))
+    if last:
+        bounds.append(column <= bindparam("last"))
+    return bounds
+
+
+class _Compiled:
+    """A statement as the driver takes it, and its parameters in the driver's style."""
+
+    def __init__(self, statement: ClauseElement, engine: Engine) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=engine.dialect))
+        self.sql: str = compiled.string
+        self.defaults = dict(compiled.params)
+        self.order: Sequence[str] | None = compiled.positiontup if compiled.positional else None
+
+    def parameters(self, given: dict[str, Any]) -> Any:
+        values = {**self.defaults, **given}
+        if self.order is None:
+            return values
+        return [values[name] for name in self.order]

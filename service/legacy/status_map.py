@@ -37,8 +37,8 @@ def normalise(value: str) -> str:
 
 def legacy_text(value: Any) -> str | None:
     """A legacy status as text (a number stored as a status reads as its digits)."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")
     return str(value)
