@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +27,7 @@ from service.db import Database
 from service.db_faults import is_connection_fault
 from service.errors import StatusDisagreement
 from service.events import NOTIFY, notify_params
+from service.legacy.bulk import Bulk
 from service.legacy.outcomes import Held, Outcome
 from service.legacy.plan import Planned
 from service.legacy.rows import ImportRows
@@ -38,14 +38,15 @@ from service.records import CLIP, HISTORY, JOB, PROJECT, VIDEO
 from service.tables import utcnow
 
 log = logging.getLogger("framestate")
-INSERTS = (
-    ("projects", insert(PROJECT)),
-    ("clips", insert(CLIP)),
-    ("videos", insert(VIDEO)),
-    ("jobs", insert(JOB)),
-    ("history", insert(HISTORY)),
-    ("markers", insert(LEGACY)),
+TABLES = (
+    ("projects", PROJECT),
+    ("clips", CLIP),
+    ("videos", VIDEO),
+    ("jobs", JOB),
+    ("history", HISTORY),
+    ("markers", LEGACY),
 )
+"""The tables an import writes, in the order their foreign keys need."""
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ class Writer:
         self.db = db
         self.owner = owner
         self.postgres = postgres
+        self.inserts = [(name, Bulk(table, db.engine.dialect)) for name, table in TABLES]
 
     async def write(self, work: Sequence[Work]) -> Written:
         written = Written()
@@ -105,10 +107,8 @@ class Writer:
                     record = rows.add(item.planned, Action.PROJECT_IMPORTED.value)
                     written.outcomes[record.id] = Outcome.IMPORTED
                     announced.append(notify_params(record.id, record.version, record.owner))
-        for name, statement in INSERTS:
-            batch = getattr(rows, name)
-            if batch:
-                await conn.execute(statement, batch)
+        for name, bulk in self.inserts:
+            await bulk.run(conn, getattr(rows, name))
         for item in work:
             if item.held is not None:
                 with self._refusing(item, written):

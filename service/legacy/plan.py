@@ -44,6 +44,8 @@ class ClipFact:
     id: str
     crop_data: dict[str, Any] | None
     created_at: datetime | None
+    crop_text: str | None = None
+    """`crop_data` as the JSON text it was read as."""
 
 
 @dataclass(slots=True)
@@ -108,13 +110,13 @@ def kept_id(value: Any) -> str:
 def as_time(value: Any) -> datetime | None:
     """A legacy time as an aware datetime (naive ones are UTC); None for a value that is no time."""
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
             return None
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         try:
             return datetime.fromtimestamp(float(value), UTC)
@@ -207,7 +209,7 @@ class Planner:
             crop, text = (None, "") if clip[2] is None else _crop(clip[2], clip_id, problems)
             framed = framed or crop is not None
             at = None if clip[3] is None else _time(clip[3], f"clip {clip_id}: created_at", problems)
-            clips.append(ClipFact(clip_id, crop, at))
+            clips.append(ClipFact(clip_id, crop, at, None if crop is None else text))
             parts.append(f"{clip_id}={text}")
         working = None if row[2] is None else _video(row[2], "working_video_id", project_id, videos, problems)
         final = None if row[3] is None else _video(row[3], "final_video_id", project_id, videos, problems)

@@ -117,7 +117,8 @@ def values(record: ProjectRecord | JobRecord) -> dict[str, Any]:
 
 
 class ImportRows:
-    """The rows of the projects a transaction imports, gathered by table for one `executemany` each."""
+    """The rows of the projects a transaction imports, gathered by table for one INSERT each
+    (`service.legacy.bulk`: crop data as the JSON text it was read as)."""
 
     def __init__(self, *, owner: str | None, now: datetime) -> None:
         self.owner = owner
@@ -136,7 +137,10 @@ class ImportRows:
         cross_check(record, jobs, planned, history_action)
         project_id = record.id
         self.projects.append(values(record))
-        self.clips.extend(clip_row(clip, project_id=project_id, now=now) for clip in planned.clips)
+        for clip in planned.clips:
+            row = clip_row(clip, project_id=project_id, now=now)
+            row["crop_data"] = clip.crop_text
+            self.clips.append(row)
         for kind, video in ((VideoKind.WORKING, planned.working), (VideoKind.FINAL, planned.final)):
             if video is not None:
                 self.videos.append(video_row(video, kind=kind, project_id=project_id, now=now))

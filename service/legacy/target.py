@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, bindparam, inspect, null, select
+from sqlalchemy import Select, bindparam, inspect, null, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -35,6 +35,10 @@ def _held_statement(markers: bool) -> Select[Any]:
     return select(*base, LEGACY.c.version, LEGACY.c.fingerprint).select_from(joined).where(wanted)
 
 
+PLAN_EACH_TIME = text("SET LOCAL plan_cache_mode = force_custom_plan")
+"""PostgreSQL plans a prepared statement once for good after five runs. An import's first look-ups
+see empty tables, and the plan made then scans the table whole, however many projects it holds
+by the end: planned each time, the look-up of a batch's ids stays a probe of the key."""
 HELD = _held_statement(markers=True)
 HELD_BEFORE_IMPORTS = _held_statement(markers=False)
 
@@ -46,6 +50,7 @@ class Framestate:
     engine: AsyncEngine | None
     markers: bool = True
     """Whether it has the import's table (a database made before it has none, so no imports)."""
+    postgres: bool = False
     db: Database | None = None
     """The service's own engines, with `--apply`."""
 
@@ -54,6 +59,8 @@ class Framestate:
             return {}
         statement = HELD if self.markers else HELD_BEFORE_IMPORTS
         async with self.engine.connect() as conn:
+            if self.postgres:
+                await conn.execute(PLAN_EACH_TIME)
             rows = (await conn.execute(statement, {"ids": list(ids)})).all()
         return {row[0]: Held(*row[1:]) for row in rows}
 
@@ -100,10 +107,10 @@ async def open_read_only(settings: Settings) -> Framestate:
     if PROJECT.name not in tables:
         await engine.dispose()
         return Framestate(None)
-    return Framestate(engine, markers=LEGACY.name in tables)
+    return Framestate(engine, markers=LEGACY.name in tables, postgres=not settings.is_sqlite)
 
 
 def open_for_writes(settings: Settings) -> Framestate:
     """For `--apply`, once the database is migrated."""
     db = Database.open(settings)
-    return Framestate(db.engine, db=db)
+    return Framestate(db.engine, postgres=not settings.is_sqlite, db=db)
