@@ -264,3 +264,15 @@ async def test_kept_ids_reach_the_api_and_junk_ids_are_still_unknown(fresh_url: 
             response = await client.get(f"/v1/projects/{junk}")
             assert response.status_code == 404, junk
             assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("apply", [False, True], ids=["dry run", "apply"])
+def test_a_framestate_database_that_does_not_answer_stops_it_with_exit_2(apply: bool, tmp_path: Path) -> None:
+    source = sqlite_legacy(tmp_path, cut_over_app())
+    nowhere = "postgresql+asyncpg://postgres@127.0.0.1:1/framestate"
+    run = import_legacy(
+        source, *(["--apply"] if apply else []), database_url=nowhere, report=tmp_path / "r.jsonl"
+    )
+    assert run.code == 2, run.stderr
+    assert run.stderr.startswith("framestate import-legacy: framestate's database does not answer: ")
+    assert "Traceback" not in run.stderr
