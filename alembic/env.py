@@ -6,6 +6,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from alembic import context
+from service.legacy import tables as legacy_tables  # noqa: F401
 from service.settings import Settings
 from service.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from service.store.db import create_engine

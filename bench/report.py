@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.common import BEGIN_MARK, DOC, END_MARK, EXPORT_WORKERS, LIVE_RATE, LIVE_SLOW_RATE
 from bench.decisions import Decisions
+from bench.legacy_import import IMPORT_GOALS, import_goal
 from bench.scenarios import WEBHOOK_ENDPOINTS, WEBHOOK_RATE, DbReport, Row
 
 
@@ -31,11 +32,7 @@ def table(report: DbReport, decisions: Decisions) -> str:
         fs, bl = row.framestate, row.baseline
         cells = [f"{row.scenario.title} ({row.scenario.unit})"]
         for result in (fs, bl):
-            cells += (
-                [f"{result['rate']:,.0f}", _ms(result["p50_ms"]), _ms(result["p99_ms"])]
-                if result
-                else ["", "", ""]
-            )
+            cells += _rate_cells(result)
         cells.append(f"{row.ratio:.2f}" if row.ratio is not None else "")
         cells.append(_goal(row))
         cells.append(_cpu(fs, bl))
@@ -47,6 +44,15 @@ def table(report: DbReport, decisions: Decisions) -> str:
         f"{decisions.plain_us / decisions.mean_us:.2f} | {_decision_goal(decisions)} | in-process |"
     )
     return "\n".join(lines)
+
+
+def _rate_cells(result: dict[str, Any] | None) -> list[str]:
+    """Rate, p50 and p99; a run without latencies (the legacy import) has its rate alone."""
+    if result is None:
+        return ["", "", ""]
+    if "p50_ms" not in result:
+        return [f"{result['rate']:,.0f}", "", ""]
+    return [f"{result['rate']:,.0f}", _ms(result["p50_ms"]), _ms(result["p99_ms"])]
 
 
 def _cpu(fs: dict[str, Any] | None, bl: dict[str, Any] | None) -> str:
@@ -70,6 +76,8 @@ def _met(ok: bool) -> str:
 
 def _goal(row: Row) -> str:
     key, fs, bl = row.scenario.key, row.framestate, row.baseline
+    if key in IMPORT_GOALS:
+        return import_goal(row)
     if key in RATIO_GOALS and row.ratio is not None:
         need = RATIO_GOALS[key]
         return f"≥ {need} {_met(row.ratio >= need)}"
@@ -160,7 +168,10 @@ def render(
         "Ratio = framestate's rate / the baseline's rate in the same run, on the same database; each "
         "side's best of the rounds. CPU = cores busy during framestate's measurement (1.00 is one "
         "core): its server process, the load generator, PostgreSQL's processes, and everything else "
-        "on the machine; in brackets the baseline server's in its own measurement.",
+        "on the machine; in brackets the baseline server's in its own measurement. The legacy import "
+        "rows run `framestate import-legacy` from a SQLite file of the old app's schema (the seed's "
+        "mix, three clips a project) into a fresh database, as one process from start-up to summary; "
+        "their CPU is the importer's process, then the database's and the rest.",
     ]
     for report in reports:
         out += [
@@ -170,8 +181,9 @@ def render(
             table(report, decisions),
             "",
         ]
-        rss = ", ".join(f"{who} {mib:.0f} MiB" for who, mib in report.peak_rss_mib.items())
-        out.append(f"Peak memory (VmHWM) after the run: {rss}.")
+        if report.peak_rss_mib:
+            rss = ", ".join(f"{who} {mib:.0f} MiB" for who, mib in report.peak_rss_mib.items())
+            out.append(f"Peak memory (VmHWM) after the run: {rss}.")
         out += [f"- {note}" for note in report.notes]
         if report.profile:
             out += ["", report.profile]

@@ -12,6 +12,10 @@ goes. The tables are printed and written into docs/benchmarks.md between its mar
 around the markers is left as it is.
 
     .venv/bin/python -m bench.run [--only sqlite|postgresql] [--duration 6] [--profile auto|none]
+        [--scenarios all|service|import]
+
+Then the legacy import rows (bench/legacy_import.py): `framestate import-legacy` of a SQLite file of
+100,000 legacy projects into a fresh database of each kind, a dry run and `--apply`.
 """
 
 import argparse
@@ -19,10 +23,12 @@ import random
 import shutil
 import sys
 import time
+from pathlib import Path
 
 from bench.common import DOC, PG_HOST, PROJECTS, ROOT, VAR, say
 from bench.databases import database, pg_version
 from bench.decisions import time_decisions
+from bench.legacy_import import import_rows, legacy_file
 from bench.postgres import postgres_error
 from bench.profiling import profile
 from bench.report import RATIO_GOALS, live_notes, render, write_doc
@@ -31,8 +37,21 @@ from bench.seeding import seed
 from bench.servers import Server, baseline_command, framestate_command, free_port, start_server
 
 
-def bench_database(kind: str, duration: float, warm_up_s: float, rounds: int, want_profile: bool) -> DbReport:
+def bench_database(kind: str, args: argparse.Namespace, *, service: bool, legacy: Path | None) -> DbReport:
+    """The service's scenarios (with `service`), then the legacy import rows (with a `legacy` file)."""
     report = DbReport(kind)
+    if service:
+        bench_service(report, args.duration, args.warm_up, args.rounds, args.profile == "auto")
+    if legacy is not None:
+        say(f"{kind}: legacy import")
+        report.rows += import_rows(kind, legacy)
+    return report
+
+
+def bench_service(
+    report: DbReport, duration: float, warm_up_s: float, rounds: int, want_profile: bool
+) -> None:
+    kind = report.kind
     with database(kind) as url:
         began = time.perf_counter()
         seeded = seed(url, kind == "postgresql")
@@ -65,7 +84,6 @@ def bench_database(kind: str, duration: float, warm_up_s: float, rounds: int, wa
             worst = min(candidates, key=lambda row: row.ratio or 0.0)
             say(f"{kind}: profiling {worst.scenario.title!r} (ratio {worst.ratio:.2f}) under py-spy")
             report.profile = profile(kind, url, worst.scenario, warm_up_s)
-    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", choices=["auto", "none"], default="auto")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--scenarios",
+        choices=["all", "service", "import"],
+        default="all",
+        help="the service's scenarios, the legacy import rows, or both (default)",
+    )
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
+    service = args.scenarios in ("all", "service")
+    if service and shutil.which("wrk") is None:
         say("bench: wrk is missing (Debian: apt-get install wrk)")
         return 2
     random.seed(1)
@@ -89,10 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         kinds.remove("postgresql")
     decisions = time_decisions()
     say(f"state machine: {decisions.mean_us:.1f} µs a decision (worst move {decisions.worst_us:.1f} µs)")
-    reports = [
-        bench_database(kind, args.duration, args.warm_up, args.rounds, args.profile == "auto")
-        for kind in kinds
-    ]
+    legacy = legacy_file() if args.scenarios in ("all", "import") else None
+    reports = [bench_database(kind, args, service=service, legacy=legacy) for kind in kinds]
     block = render(
         reports, decisions, args.duration, args.rounds, pg_version() if "postgresql" in kinds else ""
     )

@@ -30,13 +30,13 @@ def load(*args: str) -> dict[str, Any]:
     return result
 
 
-def _machine_busy_seconds() -> float:
+def machine_busy_seconds() -> float:
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _postgres_seconds() -> float:
+def postgres_seconds() -> float:
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
@@ -52,20 +52,17 @@ def measured(server: Server, *args: str) -> dict[str, Any]:
     on the machine used meanwhile (in cores)."""
     cpu, busy, pg, began = (
         server.cpu_seconds(),
-        _machine_busy_seconds(),
-        _postgres_seconds(),
+        machine_busy_seconds(),
+        postgres_seconds(),
         time.perf_counter(),
     )
     result = load(*args)
     wall = time.perf_counter() - began
     result["server_cpu"] = (server.cpu_seconds() - cpu) / wall
-    result["db_cpu"] = max(0.0, _postgres_seconds() - pg) / wall  # a backend that ended takes its time along
+    result["db_cpu"] = max(0.0, postgres_seconds() - pg) / wall  # a backend that ended takes its time along
     result["other_cpu"] = max(
         0.0,
-        (_machine_busy_seconds() - busy) / wall
-        - result["server_cpu"]
-        - result["db_cpu"]
-        - result["load_cpu"],
+        (machine_busy_seconds() - busy) / wall - result["server_cpu"] - result["db_cpu"] - result["load_cpu"],
     )
     return result
 

@@ -24,6 +24,10 @@ class Action(StrEnum):
     CLIP_ADDED = "clip_added"
     CLIP_CHANGED = "clip_changed"
     CLIP_REMOVED = "clip_removed"
+    PROJECT_IMPORTED = "project_imported"
+    PROJECT_SYNCED = "project_synced"
+    """A project brought in from an existing app's database, and brought in line with it again
+    (`framestate import-legacy`): history rows, not moves of the machine."""
 
 
 START_ACTIONS: tuple[Action, ...] = (Action.START_FRAMING_EXPORT, Action.START_OVERLAY_EXPORT)

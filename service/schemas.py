@@ -145,7 +145,7 @@ class VideoOut(msgspec.Struct):
     kind: VideoKind
     version: int
     uri: str | None
-    job_id: str
+    job_id: str | None
     created_at: datetime
 
     @classmethod

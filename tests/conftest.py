@@ -1,5 +1,6 @@
 """Databases for the tests: every service test runs on SQLite, and again on PostgreSQL when one answers
-at 127.0.0.1:5432 (in CI, with CI=true, a PostgreSQL that does not answer fails the run)."""
+at 127.0.0.1:5432 (in CI, with CI=true, a PostgreSQL that does not answer fails the run). The
+import's tests also read legacy databases on MariaDB at 127.0.0.1:3306, on the same terms."""
 
 import asyncio
 import os
@@ -21,11 +22,14 @@ from service.settings import Settings
 from service.store.db import Database, create_engine
 from service.store.migrations import upgrade
 from tests.api import Api
+from tests.mariadb import mariadb_admin, mariadb_error
 from tests.servers import running_server
 
 PG_HOST = os.environ.get("FRAMESTATE_TEST_PG", "postgres@127.0.0.1:5432")
 PG_ADMIN_DSN = admin_dsn(PG_HOST)
+MARIADB_HOST = os.environ.get("FRAMESTATE_TEST_MARIADB", "root@127.0.0.1:3306")
 TABLES = (
+    "legacy_import",
     "webhook_delivery",
     "webhook_event",
     "webhook_subscription",
@@ -43,14 +47,17 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _require_postgres() -> None:
-    error = postgres_error(PG_HOST)
+def _require(server: str, error: str | None) -> None:
     if error is None:
         return
-    message = f"PostgreSQL at {PG_ADMIN_DSN} does not answer ({error})"
+    message = f"{server} does not answer ({error})"
     if os.environ.get("CI") == "true":
         pytest.fail(message + "; in CI it must.")
     pytest.skip(message)
+
+
+def _require_postgres() -> None:
+    _require(f"PostgreSQL at {PG_ADMIN_DSN}", postgres_error(PG_HOST))
 
 
 def sqlite_url_in(directory: Path) -> str:
@@ -89,6 +96,18 @@ def fresh_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
 def postgres_url(tmp_path: Path) -> Iterator[str]:
     """A new, empty PostgreSQL database, for a test about several processes sharing one."""
     yield from fresh_database_url("postgresql", tmp_path)
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A new, empty MariaDB (or MySQL) database, dropped afterwards: a legacy app's database."""
+    _require(f"MariaDB at {MARIADB_HOST}", mariadb_error(MARIADB_HOST))
+    name = f"framestate_test_{uuid.uuid4().hex[:12]}"
+    mariadb_admin(MARIADB_HOST, f"CREATE DATABASE `{name}`")
+    try:
+        yield f"mysql+pymysql://{MARIADB_HOST}/{name}"
+    finally:
+        mariadb_admin(MARIADB_HOST, f"DROP DATABASE IF EXISTS `{name}`")
 
 
 @pytest.fixture

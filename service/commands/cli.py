@@ -1,4 +1,4 @@
-"""The `framestate` command: serve, migrate, diagram."""
+"""The `framestate` command: serve, migrate, diagram, token, simulate-export, import-legacy."""
 
 import argparse
 import getpass
@@ -8,6 +8,7 @@ import logging.config
 import os
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from fsm.diagram import markdown, mermaid
 from fsm.facts import JobType
@@ -98,6 +99,21 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _import_legacy(args: argparse.Namespace, settings: Settings) -> int:
+    from service.legacy.command import Options, import_legacy
+
+    options = Options(
+        source=args.source_url,
+        apply=args.apply,
+        report=args.report,
+        mapping=args.mapping,
+        status_map=args.status_map,
+        owner=args.owner,
+        batch_size=args.batch_size,
+    )
+    return import_legacy(options, settings)
+
+
 def _diagram(args: argparse.Namespace, _: Settings) -> None:
     sys.stdout.write(markdown() if args.markdown else mermaid())
 
@@ -134,6 +150,34 @@ def parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--worker-token", help="with auth on: a worker token (or FRAMESTATE_WORKER_TOKEN)")
     simulate.set_defaults(run=_simulate)
+    legacy = commands.add_parser(
+        "import-legacy", help="report on an existing app's projects, and with --apply bring them in"
+    )
+    legacy.add_argument(
+        "source_url", metavar="SOURCE_URL", help="SQLAlchemy URL of the existing app's database"
+    )
+    legacy.add_argument(
+        "--apply", action="store_true", help="write into framestate (a dry run writes nothing)"
+    )
+    legacy.add_argument("--report", type=Path, metavar="FILE", help="write the JSON Lines report there")
+    legacy.add_argument(
+        "--mapping", type=Path, metavar="FILE", help="TOML: the legacy tables' and columns' names"
+    )
+    legacy.add_argument(
+        "--status-map",
+        type=Path,
+        metavar="FILE",
+        help="TOML: legacy status = framestate status (adds, overrides)",
+    )
+    legacy.add_argument("--owner", metavar="SUB", help="with auth on: the client whose projects they become")
+    legacy.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        metavar="N",
+        help="projects a batch and a transaction (default 500)",
+    )
+    legacy.set_defaults(run=_import_legacy)
     return root
 
 

@@ -8,8 +8,9 @@
   in words. (`crop_data` is stored as JSON, where NUL is fine on both databases.)
 - Every way the bytes can fail to be JSON (malformed, not UTF-8, nested too deep) is a 400
   (service/json_body.py); the strict check converts the value decoded there.
-- An id in the path that this service could never have made (ids are 32 lower-case hex
-  characters) is unknown: 404 without a database round trip.
+- An id in the path that no row here can have (`service.store.tables.is_id`: the service's own 32
+  lower-case hex characters, or an id kept by `import-legacy`, 1 to 32 letters, digits, `-` or
+  `_`) is unknown: 404 without a database round trip.
 """
 
 from typing import Any

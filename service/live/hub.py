@@ -41,6 +41,12 @@ CardLoader = Callable[[str], Awaitable[msgspec.Struct | None]]
 """Loads a project's current card, or None when the project no longer exists."""
 
 
+def notify_params(project_id: str, version: int | None, owner: str | None) -> dict[str, str]:
+    """The arguments of the `pg_notify` (`NOTIFY`'s parameters) that announces a change of a project
+    on PostgreSQL: every process LISTENing loads its card (or, with no version, says it is gone)."""
+    return {"channel": CHANNEL, "payload": f"{project_id}:{'' if version is None else version}:{owner or ''}"}
+
+
 def sse_frame(event: str, data: bytes) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
 
@@ -166,10 +172,7 @@ class Events:
         trip of its own. None on SQLite."""
         if not self._postgres:
             return None
-        return {
-            "channel": CHANNEL,
-            "payload": f"{project_id}:{'' if version is None else version}:{owner or ''}",
-        }
+        return notify_params(project_id, version, owner)
 
     async def stage(
         self, conn: AsyncConnection, project_id: str, version: int | None, owner: str | None

@@ -34,7 +34,10 @@ OWNER_MAX = 200
 CANCEL_REASON_MAX = 500
 
 
-ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+"""The ids rows here can have: those this service makes (32 lower-case hex characters) and those
+`framestate import-legacy` keeps from an existing app's database (integers as decimal text, and
+text ids of 1 to 32 letters, digits, `-` or `_`)."""
 
 
 SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
@@ -46,7 +49,7 @@ def new_id() -> str:
 
 
 def is_id(value: str) -> bool:
-    """Whether `value` could be an id this service made (any other is simply unknown)."""
+    """Whether `value` could be the id of a row here (any other is simply unknown)."""
     return ID_PATTERN.fullmatch(value) is not None
 
 
@@ -109,7 +112,8 @@ class Video(SQLModel, table=True):
     kind: str = Field(max_length=16)
     version: int
     uri: str | None = Field(default=None, sa_type=Text)
-    job_id: str = Field(max_length=ID_LENGTH)
+    job_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    """The job that made it; null for a video brought in by `import-legacy`."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 

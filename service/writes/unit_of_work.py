@@ -89,6 +89,21 @@ def facts_of(project: ProjectRecord, active_jobs: Sequence[JobRecord]) -> Facts:
     )
 
 
+def check_status(
+    *, project: ProjectRecord, active_jobs: Sequence[JobRecord], claimed: Status, change: str, by: str
+) -> None:
+    """The cross-check of every write: the status about to be stored (the machine's destination, or
+    the status an import derived: `by` says which) must be `status_from_facts` of the facts stored
+    with it. A disagreement is a bug: counted, and the write refused."""
+    oracle = status_from_facts(facts_of(project, active_jobs))
+    if claimed is not oracle:
+        metrics.status_disagreement()
+        raise StatusDisagreement(
+            f"{change} on project {project.id}: {by} says {claimed.value}, "
+            f"the facts after it say {oracle.value}"
+        )
+
+
 @dataclass(slots=True)
 class _Accepted:
     """A move the machine accepted, and where it leads."""
@@ -301,14 +316,10 @@ class UnitOfWork:
         project = self.project
         new_status = self._accepted.dest if self._accepted else self.status
         remaining_active = [job for job in self.active_jobs if job.status in ACTIVE_JOB_STATUSES]
-        oracle = status_from_facts(facts_of(project, remaining_active))
-        if new_status is not oracle:
-            metrics.status_disagreement()
-            action = self._accepted.action.value if self._accepted else "a change"
-            raise StatusDisagreement(
-                f"{action} on project {project.id}: the machine says {new_status.value}, "
-                f"the facts after it say {oracle.value}"
-            )
+        action = self._accepted.action.value if self._accepted else "a change"
+        check_status(
+            project=project, active_jobs=remaining_active, claimed=new_status, change=action, by="the machine"
+        )
         project.status = new_status.value
         project.version = self.read_version + 1
         project.updated_at = self.now

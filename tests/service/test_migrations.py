@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from service.http.app import create_app
+from service.legacy import tables as legacy_tables  # noqa: F401  (registers the import's table)
 from service.settings import Settings
 from service.store import tables  # noqa: F401  (registers the tables)
 from service.store.db import create_engine
@@ -112,9 +113,10 @@ async def test_0003_adds_actor_and_reason_and_older_rows_read_null(empty_setting
 
 async def test_the_webhook_migration_goes_down_and_up_alone(empty_settings: Settings) -> None:
     new_tables = {"webhook_endpoint", "webhook_subscription", "webhook_event", "webhook_delivery"}
+    later = {"legacy_import"}
     await asyncio.to_thread(upgrade, empty_settings)
     await asyncio.to_thread(downgrade, empty_settings, "0003")
-    assert await _inspect(empty_settings, _table_names) == set(SQLModel.metadata.tables) - new_tables
+    assert await _inspect(empty_settings, _table_names) == set(SQLModel.metadata.tables) - new_tables - later
     await asyncio.to_thread(upgrade, empty_settings, "0004")
     await asyncio.to_thread(upgrade, empty_settings)
     assert await _inspect(empty_settings, _drift) == []
@@ -195,3 +197,54 @@ async def test_0005_keeps_what_was_pending_and_makes_the_counters_64_bit(
     assert "fanned_out" not in await _inspect(empty_settings, _columns("webhook_event"))
     await asyncio.to_thread(upgrade, empty_settings)
     assert await _inspect(empty_settings, _drift) == []
+
+
+def _nullable(table: str, column: str) -> Any:
+    def probe(conn: Connection) -> bool:
+        return bool(next(c for c in inspect(conn).get_columns(table) if c["name"] == column)["nullable"])
+
+    return probe
+
+
+async def test_0006_adds_the_import_table_and_videos_without_a_job_and_goes_back(
+    empty_settings: Settings,
+) -> None:
+    await asyncio.to_thread(upgrade, empty_settings)
+    assert await _inspect(empty_settings, _nullable("video", "job_id"))
+    engine = create_engine(empty_settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO project (id, name, status, version, clip_count, framed_clip_count,"
+                    " working_video_id, created_at, updated_at)"
+                    " VALUES ('42', 'Old', 'framed', 1, 0, 0, '7', :now, :now)"
+                ),
+                {"now": utcnow()},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO video (id, project_id, kind, version, job_id, created_at)"
+                    " VALUES ('7', '42', 'working', 3, NULL, :now)"
+                ),
+                {"now": utcnow()},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO legacy_import (project_id, version, fingerprint, imported_at)"
+                    " VALUES ('42', 1, :fingerprint, :now)"
+                ),
+                {"fingerprint": "f" * 32, "now": utcnow()},
+            )
+    finally:
+        await engine.dispose()
+    async with AsyncTestClient(app=create_app(empty_settings)) as client:
+        card = await Api(client).project("42")
+        assert card["working_video"]["job_id"] is None
+        assert card["working_video"]["version"] == 3
+    await asyncio.to_thread(downgrade, empty_settings, "0005")
+    assert "legacy_import" not in await _inspect(empty_settings, _table_names)
+    assert not await _inspect(empty_settings, _nullable("video", "job_id"))
+    await asyncio.to_thread(upgrade, empty_settings)
+    assert await _inspect(empty_settings, _drift) == []
+    assert await _inspect(empty_settings, _nullable("video", "job_id"))
