@@ -13,8 +13,9 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook
 
 HANG = -1
-Answer = Callable[["Received"], int]
-"""The status to answer a request with (`HANG`: never answer), given the request and what came before."""
+Answer = Callable[["Received"], "int | tuple[int, dict[str, str]]"]
+"""The status to answer a request with (`HANG`: never answer), or the status and headers, given the
+request and what came before."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,17 @@ class Receiver:
             async with self._changed:
                 self.received.append(request)
                 self._changed.notify_all()
-            status = self.answer(request)
+            answered = self.answer(request)
+            status, extra = answered if isinstance(answered, tuple) else (answered, {})
             if status == HANG:
                 await self._closing.wait()
                 return
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
-            writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+            lines = "".join(f"{name}: {value}\r\n" for name, value in extra.items())
+            writer.write(
+                f"HTTP/1.1 {status} X\r\n{lines}Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
+            )
             await writer.drain()
             async with self._changed:
                 self.answered.append((request, status))

@@ -4,7 +4,6 @@ signed so that `standardwebhooks` verifies them; retries, time-outs, max age and
 import asyncio
 import base64
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -17,10 +16,10 @@ from service.http.app import create_app
 from service.settings import Settings
 from service.webhooks.claims import ENDPOINT_SHARE
 from tests.api import JSON, Api, assert_problem
+from tests.hooks import deliveries, list_webhooks, log_until, subscribe, webhook_settings
 from tests.metrics import Samples, parse, value
 from tests.polling import poll
 from tests.receiver import HANG, Received, always, receiving, verify
-from tests.servers import LOOPBACK
 
 pytestmark = pytest.mark.anyio
 ALL_BUT_PROGRESS = [
@@ -36,34 +35,10 @@ ALL_BUT_PROGRESS = [
 ]
 
 
-def webhook_settings(settings: Settings, **changes: Any) -> Settings:
-    defaults: dict[str, Any] = {
-        "webhook_allow_networks": LOOPBACK,
-        "webhook_retry_base_s": 0.05,
-        "webhook_timeout_s": 5.0,
-    }
-    return replace(settings, **{**defaults, **changes})
-
-
 @pytest.fixture
 async def hooks(settings: Settings) -> AsyncIterator[Api]:
     async with AsyncTestClient(app=create_app(webhook_settings(settings))) as client:
         yield Api(client)
-
-
-async def subscribe(api: Api, url: str, events: list[str], **kwargs: Any) -> JSON:
-    return await api.json("POST", "/v1/webhooks", 201, json={"url": url, "events": events}, **kwargs)
-
-
-async def list_webhooks(api: Api, **kwargs: Any) -> list[JSON]:
-    webhooks: list[JSON] = (await api.call("GET", "/v1/webhooks", 200, **kwargs)).json()
-    return webhooks
-
-
-async def deliveries(api: Api, webhook_id: str, **kwargs: Any) -> list[JSON]:
-    page = await api.json("GET", f"/v1/webhooks/{webhook_id}/deliveries", 200, **kwargs)
-    items: list[JSON] = page["items"]
-    return items
 
 
 async def test_a_webhook_is_created_read_listed_and_deleted(hooks: Api) -> None:
@@ -254,7 +229,7 @@ async def test_the_table_played_through_reaches_receivers_in_order_and_verified(
         expected_quiet = [t for t in TABLE_EVENTS if t != "export.progress"]
         await everything.wait_until(lambda r: len(r.acknowledged()) >= len(expected_quiet))
         await no_progress.wait_until(lambda r: len(r.acknowledged()) >= len(expected_quiet))
-        history = await _log_until(
+        history = await log_until(
             hooks, webhook["id"], lambda log: all(d["status"] != "pending" for d in log)
         )
         # A job's progress that had not gone out when the job ended is skipped, never sent after.
@@ -311,7 +286,7 @@ async def test_a_failing_receiver_is_retried_with_growing_waits_and_later_events
             assert (
                 after.at - before.at <= base * 2**n + 1.0
             )  # full jitter up to base × 2^n, and the 0.5 s poll
-        log = await _log_until(hooks, webhook["id"], lambda log: all(d["delivered_at"] for d in log))
+        log = await log_until(hooks, webhook["id"], lambda log: all(d["delivered_at"] for d in log))
         assert [d["type"] for d in log] == ["project.status_changed", "project.created"]
         created = log[1]
         assert created["status"] == "delivered"
@@ -398,17 +373,6 @@ async def test_past_max_age_a_delivery_fails_and_redelivery_sends_it_again(setti
         verify(webhook["secret"], receiver.acknowledged()[0])
         delivered = await _until(api, path, lambda d: d["status"] == "delivered")
         assert delivered["attempts"] == failed["attempts"] + 1
-
-
-async def _log_until(api: Api, webhook_id: str, done: Any, within_s: float = 20.0) -> list[JSON]:
-    """Poll a webhook's whole delivery log until `done` holds for it (the dispatcher records an
-    attempt just after the receiver answered)."""
-    async with asyncio.timeout(within_s):
-        while True:
-            log = await deliveries(api, webhook_id, params={"limit": 200})
-            if done(log):
-                return log
-            await asyncio.sleep(0.05)
 
 
 async def _until(api: Api, path: str, done: Any, within_s: float = 20.0) -> JSON:

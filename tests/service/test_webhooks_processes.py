@@ -15,9 +15,9 @@ from service.http.app import create_app
 from service.settings import Settings
 from tests.api import Api
 from tests.auth import auth_on, bearer
+from tests.hooks import list_webhooks
 from tests.receiver import Received, Receiver, receiving, verify
 from tests.servers import LOOPBACK, LOOPBACK_ONLY, ServerProcess, server_process
-from tests.service.test_webhooks import list_webhooks
 
 pytestmark = pytest.mark.anyio
 WEBHOOK_ENV = {
