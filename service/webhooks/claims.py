@@ -55,6 +55,8 @@ class Claim:
     endpoint_id: str
     owner: str | None
     started: datetime
+    job_id: str | None = None
+    """The job of a progress delivery."""
 
 
 def is_due(now: datetime) -> ColumnElement[bool]:
@@ -183,6 +185,7 @@ async def claim_due(
             endpoint_id=endpoint.id,
             owner=endpoint.owner,
             started=now,
+            job_id=d.job_id,
         )
         for d, e, endpoint in rows.all()
     ]

@@ -30,7 +30,15 @@ from service.webhooks.claims import (
     release_leases,
 )
 from service.webhooks.fanout import BATCH, fan_out
-from service.webhooks.outcomes import RECORD, Attempted, outcome_of, record_endpoints, retry_after
+from service.webhooks.outcomes import (
+    RECORD,
+    SPACE_PROGRESS,
+    Attempted,
+    outcome_of,
+    progress_spacing,
+    record_endpoints,
+    retry_after,
+)
 from service.webhooks.signing import signed_headers
 from service.webhooks.transport import ERRORS, Transport, failure
 from service.webhooks.urls import TargetRule, checked_target
@@ -110,6 +118,8 @@ class Dispatcher:
             if outcomes:  # endpoints before deliveries: the order in which deleting an endpoint locks them
                 disabled = await record_endpoints(conn, done, now, settings)
                 await conn.execute(RECORD, [row for _, row in outcomes])
+                if spacing := progress_spacing(done, settings):
+                    await conn.execute(SPACE_PROGRESS, spacing)
             fanned = await fan_out(conn, settings=settings, now=now) if free > 0 else None
             claims, more = (
                 await claim_due(session, free, now, self.shares, ctx=self.ctx) if free > 0 else ([], False)
@@ -152,15 +162,16 @@ class Dispatcher:
                 except ValidationFailed as refused:
                     return Attempted(claim, None, refused.detail)
                 headers = signed_headers(claim.secrets, claim.event_id, int(time.time()), claim.body)
+                sent_at = utcnow()
                 answer = await self.transport.post(target, claim.body.encode(), headers)
         except TimeoutError:
-            return Attempted(claim, None, f"no answer within {self.timeout_s:g} s")
+            return Attempted(claim, None, f"no answer within {self.timeout_s:g} s", sent_at=claim.started)
         except ERRORS as exc:
-            return Attempted(claim, None, failure(exc))
+            return Attempted(claim, None, failure(exc), sent_at=claim.started)
         if 200 <= answer.status < 300:
-            return Attempted(claim, answer.status, None)
+            return Attempted(claim, answer.status, None, sent_at=sent_at)
         wait = retry_after(answer.retry_after, utcnow()) if answer.status in RETRY_AFTER_STATUSES else None
-        return Attempted(claim, answer.status, f"answered {answer.status}", wait)
+        return Attempted(claim, answer.status, f"answered {answer.status}", wait, sent_at)
 
     async def close(self) -> None:
         for task in list(self.attempts):

@@ -44,6 +44,8 @@ class Attempted:
     error: str | None
     retry_after_s: float | None = None
     """What a 429 or 503 asked for in `Retry-After`."""
+    sent_at: datetime | None = None
+    """When the request went out (the attempt may have waited for the loop since its claim)."""
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:
@@ -112,6 +114,36 @@ def outcome_of(attempted: Attempted, now: datetime, settings: Settings) -> tuple
         wait = max(wait, attempted.retry_after_s)
     row.update(b_next=now + timedelta(seconds=wait))
     return "retried", row
+
+
+SPACE_PROGRESS = (
+    update(DELIVERY)
+    .where(
+        DELIVERY.c.endpoint_id == bindparam("b_endpoint"),
+        DELIVERY.c.job_id == bindparam("b_job"),
+        DELIVERY.c.id != bindparam("b_id"),
+        DELIVERY.c.status == DeliveryStatus.PENDING.value,
+        DELIVERY.c.next_attempt_at < bindparam("b_not_before"),
+    )
+    .values(next_attempt_at=bindparam("b_not_before"))
+)
+"""The next progress delivery of a job to an endpoint goes no sooner than an interval after this one
+went out: measured from the request itself, not from its claim."""
+
+
+def progress_spacing(done: Sequence[Attempted], settings: Settings) -> list[dict[str, Any]]:
+    """The parameters of `SPACE_PROGRESS` for the progress attempts of a batch."""
+    interval = timedelta(seconds=settings.webhook_progress_interval_s)
+    return [
+        {
+            "b_endpoint": a.claim.endpoint_id,
+            "b_job": a.claim.job_id,
+            "b_id": a.claim.delivery_id,
+            "b_not_before": a.sent_at + interval,
+        }
+        for a in done
+        if a.claim.job_id is not None and a.sent_at is not None
+    ]
 
 
 async def record_endpoints(
