@@ -16,6 +16,7 @@ from service.settings import Settings
 from tests.api import Api
 from tests.auth import auth_on, bearer
 from tests.hooks import list_webhooks
+from tests.polling import poll
 from tests.receiver import Received, Receiver, receiving, verify
 from tests.servers import LOOPBACK, LOOPBACK_ONLY, ServerProcess, server_process
 
@@ -170,3 +171,49 @@ async def test_with_auth_a_clients_webhooks_are_its_own_and_hear_only_its_projec
         log = await api.json("GET", f"{path}/deliveries", 200, headers=ALICE)
         assert len(log["items"]) == 1
         await api.call("DELETE", path, 204, headers=ALICE)
+
+
+@pytest.mark.slow
+async def test_a_410_seen_by_one_server_stops_the_other_and_a_rotation_signs_in_both(
+    database_kind: str, fresh_url: str
+) -> None:
+    if database_kind != "postgresql":
+        pytest.skip("several server processes share a PostgreSQL database only")
+    answers = {"status": 410}
+    async with receiving(lambda _request: answers["status"]) as receiver:
+        with contextlib.ExitStack() as stack:
+            first = await start(stack, fresh_url)
+            second = await start(stack, fresh_url)
+            async with (
+                httpx.AsyncClient(base_url=first.url) as one,
+                httpx.AsyncClient(base_url=second.url) as two,
+            ):
+                hook = (
+                    await one.post("/v1/webhooks", json={"url": receiver.url, "events": EVERY_TYPE})
+                ).json()
+                await two.post("/v1/projects", json={"name": "Gone"})
+                await receiver.wait_until(lambda r: len(r.received) == 1)
+                shown = await poll(
+                    lambda: two.get(f"/v1/webhooks/{hook['id']}"),
+                    lambda answer: not answer.json()["enabled"],
+                    timeout_s=10,
+                )
+                assert "410" in shown.json()["disabled_reason"]
+                for client in (one, two):  # neither process attempts it any more
+                    await client.post("/v1/projects", json={"name": "Kept"})
+                log = await poll(
+                    lambda: one.get(f"/v1/webhooks/{hook['id']}/deliveries"),
+                    lambda answer: len(answer.json()["items"]) == 3,
+                    timeout_s=10,
+                )
+                assert len(receiver.received) == 1
+                assert [d["status"] for d in log.json()["items"]] == ["pending"] * 3
+                rotated = (await one.post(f"/v1/webhooks/{hook['id']}/secret")).json()["secret"]
+                answers["status"] = 204
+                await two.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": True})
+                for client in (one, two, one, two):
+                    await client.post("/v1/projects", json={"name": "Signed"})
+                await receiver.wait_until(lambda r: len(r.acknowledged()) == 7, within_s=30)
+    for request in receiver.acknowledged():
+        verify(hook["secret"], request)  # the old secret, for the overlap
+        verify(rotated, request)
