@@ -15,7 +15,7 @@ from service.http.auth import auth_config, role_guard
 from service.http.cookie_guard import cookie_write_guard
 from service.http.dependencies import DEPENDENCIES
 from service.http.observer import RequestObserver
-from service.http.openapi_config import openapi_config
+from service.http.openapi_config import add_webhook_bodies, openapi_config
 from service.http.page_headers import PAGE_HEADERS
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.request_checks import check_request
@@ -89,5 +89,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=openapi_config(),
         on_app_init=[auth_config(settings.jwt_secret).on_app_init] if settings.jwt_secret else [],
     )
+    add_webhook_bodies(app)
     app.asgi_handler = RequestObserver(app.asgi_handler)
     return app

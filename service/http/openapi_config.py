@@ -8,13 +8,14 @@ are problem JSON like every other unknown path.
 
 from typing import Any
 
-from litestar import Response, Router
+from litestar import Litestar, Response, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from service.errors import PROBLEM_JSON
 from service.http.openapi import TAGS
+from service.http.openapi_webhooks import BODIES, WEBHOOKS
 from service.http.problems import problem
 
 PATH = "/schema"
@@ -31,6 +32,13 @@ def _problem_for_unknown(response: Response[Any]) -> Response[Any]:
     return response
 
 
+def add_webhook_bodies(app: Litestar) -> None:
+    """The schemas of the `webhooks` section's bodies, beside those Litestar made of the handlers'
+    types (it builds `components` from its own registry, so they are added to the built document)."""
+    components = app.openapi_schema.components
+    components.schemas = {**(components.schemas or {}), **BODIES}
+
+
 def openapi_config() -> OpenAPIConfig:
     router = Router(PATH, route_handlers=[], include_in_schema=False, after_request=_problem_for_unknown)
     return OpenAPIConfig(
@@ -39,4 +47,5 @@ def openapi_config() -> OpenAPIConfig:
         tags=TAGS,
         openapi_router=router,
         render_plugins=[JsonRenderPlugin()],
+        webhooks=WEBHOOKS,
     )

@@ -8,11 +8,21 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import anyio
+import httpx
 import pytest
+
+from tests.api import Api
+from tests.hooks import subscribe
+from tests.polling import poll
+from tests.receiver import Received, Receiver, receiving
+from tests.servers import LOOPBACK_ONLY, running_server
 
 pytestmark = pytest.mark.slow
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
@@ -142,3 +152,69 @@ def test_the_generated_client_plays_a_project_through_its_life(
             (action.JOB_CANCELLED, status.EXPORTING_FRAMING, status.COMPLETE),
         ]
         assert (history[-1].job_id, history[-1].reason, history[-1].actor) == (reframe.id, "wrong clip", None)
+
+
+TIMEOUT_S = 2.0
+EVERY_TYPE = [
+    "project.created",
+    "project.status_changed",
+    "project.deleted",
+    "export.started",
+    "export.progress",
+    "export.succeeded",
+    "export.failed",
+    "export.cancelled",
+    "export.timed_out",
+    "export.superseded",
+]
+
+
+async def _every_event(base_url: str, receiver: Receiver) -> None:
+    """Play what makes every event type happen, a test event included."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        api = Api(client)
+        hook = await subscribe(api, receiver.url, EVERY_TYPE)
+        await api.call("POST", f"/v1/webhooks/{hook['id']}/test", 202)
+        project = await api.framed_project()
+        pid = project["id"]
+        framing = await api.start(pid, "framing")
+        await api.progress(framing["id"], 50)
+        await receiver.wait_until(lambda r: "export.progress" in r.types())  # else the end skips it
+        await api.succeed(framing["id"], "s3://w1.mp4")
+        overlay = await api.start(pid, "overlay")
+        await api.succeed((await api.start(pid, "framing"))["id"], "s3://w2.mp4")
+        assert (await api.job(overlay["id"]))["status"] == "superseded"
+        await api.fail((await api.start(pid, "overlay"))["id"])
+        await api.cancel((await api.start(pid, "overlay"))["id"])
+        silent = await api.start(pid, "overlay")
+        await poll(partial(api.job, silent["id"]), lambda job: job["status"] == "failed", timeout_s=10)
+        await api.call("DELETE", f"/v1/projects/{pid}", 204)
+        await receiver.wait_until(lambda r: {*EVERY_TYPE, "webhook.test"} <= set(r.types()), within_s=20)
+
+
+def test_the_generated_types_parse_a_real_delivery_of_every_event_type(
+    generated: ModuleType, sqlite_url: str
+) -> None:
+    """The document's `webhooks` section is exact enough for a generator: its body types read what a
+    receiver really gets."""
+    models = _module(generated, "models")
+    env = {"FRAMESTATE_WEBHOOK_ALLOW_NETWORKS": LOOPBACK_ONLY, "FRAMESTATE_JOB_TIMEOUT_S": str(TIMEOUT_S)}
+
+    async def play() -> list[Received]:
+        async with receiving() as receiver:
+            with running_server(sqlite_url, extra_env=env) as url:
+                await _every_event(url, receiver)
+            return receiver.acknowledged()
+
+    received = anyio.run(play)
+    parsed = {}
+    for request in received:
+        name = "".join(part.capitalize() for part in request.type.replace("_", ".").split(".")) + "Event"
+        event = getattr(models, name).from_dict(request.json)
+        assert (event.id, str(event.type_)) == (request.json["id"], request.type)
+        assert event.timestamp == datetime.fromisoformat(request.json["timestamp"])
+        parsed[request.type] = event
+    assert set(parsed) == {*EVERY_TYPE, "webhook.test"}
+    succeeded = parsed["export.succeeded"]
+    assert isinstance(succeeded.data.project, models.ProjectOut)
+    assert isinstance(succeeded.data.job, models.ExportJobOut)

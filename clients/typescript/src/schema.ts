@@ -263,7 +263,8 @@ export interface paths {
         delete: operations["deleteWebhook"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change a webhook's URL or events, or disable or enable it */
+        patch: operations["changeWebhook"];
         trace?: never;
     };
     "/v1/webhooks/{webhook_id}/deliveries": {
@@ -294,6 +295,57 @@ export interface paths {
         put?: never;
         /** Send a delivery again now, whatever its status */
         post: operations["redeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new signing secret; the old one signs too for a while */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send again every failed delivery made since a moment */
+        post: operations["recoverWebhookDeliveries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a webhook.test event to this endpoint alone */
+        post: operations["sendWebhookTest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -387,7 +439,195 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "project.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `project.created` */
+        post: operations["onProjectCreatedEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "project.status_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `project.status_changed` */
+        post: operations["onProjectStatusChangedEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "project.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `project.deleted` */
+        post: operations["onProjectDeletedEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "export.started": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `export.started` */
+        post: operations["onExportStartedEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "export.progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `export.progress` */
+        post: operations["onExportProgressEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "export.succeeded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `export.succeeded` */
+        post: operations["onExportSucceededEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "export.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `export.failed` */
+        post: operations["onExportFailedEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "export.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `export.cancelled` */
+        post: operations["onExportCancelledEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "export.timed_out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `export.timed_out` */
+        post: operations["onExportTimedOutEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "export.superseded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `export.superseded` */
+        post: operations["onExportSupersededEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** framestate sends `webhook.test` */
+        post: operations["onWebhookTestEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /**
@@ -395,7 +635,7 @@ export interface components {
          * @description Every action the history records; the machine's triggers are the same names.
          * @enum {string}
          */
-        Action: "project_created" | "start_framing_export" | "start_overlay_export" | "job_succeeded" | "job_failed" | "job_cancelled" | "job_timed_out" | "clip_added" | "clip_changed" | "clip_removed";
+        Action: "project_created" | "start_framing_export" | "start_overlay_export" | "job_succeeded" | "job_failed" | "job_cancelled" | "job_timed_out" | "clip_added" | "clip_changed" | "clip_removed" | "project_imported" | "project_synced";
         /** CancelRequest */
         CancelRequest: {
             reason?: string | null;
@@ -542,6 +782,23 @@ export interface components {
             items: components["schemas"]["ProjectOut"][];
             next_cursor: string | null;
         };
+        /** RecoverRequest */
+        RecoverRequest: {
+            /** Format: date-time */
+            since: string;
+        };
+        /** Recovered */
+        Recovered: {
+            recovered: number;
+        };
+        /** SecretOut */
+        SecretOut: {
+            secret: string;
+        };
+        /** SentTestEvent */
+        SentTestEvent: {
+            delivery_id: string;
+        };
         /** StateMachineOut */
         StateMachineOut: {
             states: components["schemas"]["Status"][];
@@ -590,7 +847,7 @@ export interface components {
             kind: components["schemas"]["VideoKind"];
             version: number;
             uri: string | null;
-            job_id: string;
+            job_id: string | null;
             /** Format: date-time */
             created_at: string;
         };
@@ -604,6 +861,8 @@ export interface components {
             id: string;
             url: string;
             events: string[];
+            enabled: boolean;
+            disabled_reason: string | null;
             secret: string;
             /** Format: date-time */
             created_at: string;
@@ -613,8 +872,191 @@ export interface components {
             id: string;
             url: string;
             events: string[];
+            enabled: boolean;
+            disabled_reason: string | null;
             /** Format: date-time */
             created_at: string;
+        };
+        /** WebhookPatch */
+        WebhookPatch: {
+            url?: string | null;
+            events?: components["schemas"]["EventType"][] | null;
+            enabled?: boolean | null;
+        };
+        /**
+         * ProjectCreatedEvent
+         * @description The body of a `project.created` delivery.
+         */
+        ProjectCreatedEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "project.created";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: components["schemas"]["ProjectOut"];
+                job: components["schemas"]["ExportJobOut"] | null;
+            };
+        };
+        /**
+         * ProjectStatusChangedEvent
+         * @description The body of a `project.status_changed` delivery.
+         */
+        ProjectStatusChangedEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "project.status_changed";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: components["schemas"]["ProjectOut"];
+                job: components["schemas"]["ExportJobOut"] | null;
+            };
+        };
+        /**
+         * ProjectDeletedEvent
+         * @description The body of a `project.deleted` delivery.
+         */
+        ProjectDeletedEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "project.deleted";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: {
+                    id: string;
+                };
+            };
+        };
+        /**
+         * ExportStartedEvent
+         * @description The body of a `export.started` delivery.
+         */
+        ExportStartedEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "export.started";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: components["schemas"]["ProjectOut"];
+                job: components["schemas"]["ExportJobOut"] | null;
+            };
+        };
+        /**
+         * ExportProgressEvent
+         * @description The body of a `export.progress` delivery.
+         */
+        ExportProgressEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "export.progress";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: components["schemas"]["ProjectOut"];
+                job: components["schemas"]["ExportJobOut"] | null;
+            };
+        };
+        /**
+         * ExportSucceededEvent
+         * @description The body of a `export.succeeded` delivery.
+         */
+        ExportSucceededEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "export.succeeded";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: components["schemas"]["ProjectOut"];
+                job: components["schemas"]["ExportJobOut"] | null;
+            };
+        };
+        /**
+         * ExportFailedEvent
+         * @description The body of a `export.failed` delivery.
+         */
+        ExportFailedEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "export.failed";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: components["schemas"]["ProjectOut"];
+                job: components["schemas"]["ExportJobOut"] | null;
+            };
+        };
+        /**
+         * ExportCancelledEvent
+         * @description The body of a `export.cancelled` delivery.
+         */
+        ExportCancelledEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "export.cancelled";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: components["schemas"]["ProjectOut"];
+                job: components["schemas"]["ExportJobOut"] | null;
+            };
+        };
+        /**
+         * ExportTimedOutEvent
+         * @description The body of a `export.timed_out` delivery.
+         */
+        ExportTimedOutEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "export.timed_out";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: components["schemas"]["ProjectOut"];
+                job: components["schemas"]["ExportJobOut"] | null;
+            };
+        };
+        /**
+         * ExportSupersededEvent
+         * @description The body of a `export.superseded` delivery.
+         */
+        ExportSupersededEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "export.superseded";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                project: components["schemas"]["ProjectOut"];
+                job: components["schemas"]["ExportJobOut"] | null;
+            };
+        };
+        /**
+         * WebhookTestEvent
+         * @description The body of a `webhook.test` delivery.
+         */
+        WebhookTestEvent: {
+            /** @description The event's id (as in `webhook-id`) */
+            id: string;
+            /** @enum {string} */
+            type: "webhook.test";
+            /** Format: date-time */
+            timestamp: string;
+            /** @description Empty: a test carries nothing. */
+            data: Record<string, never>;
         };
     };
     responses: never;
@@ -2319,6 +2761,98 @@ export interface operations {
             };
         };
     };
+    changeWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPatch"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "Content-Security-Policy"?: string;
+                    "Referrer-Policy"?: string;
+                    "X-Content-Type-Options"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOut"];
+                };
+            };
+            /** @description Problem JSON: `validation_error` (adds errors) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `cross_site_request`; `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `too_contended` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listWebhookDeliveries: {
         parameters: {
             query?: {
@@ -2405,6 +2939,238 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description Problem JSON: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `cross_site_request`; `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `too_contended` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "Content-Security-Policy"?: string;
+                    "Referrer-Policy"?: string;
+                    "X-Content-Type-Options"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretOut"];
+                };
+            };
+            /** @description Problem JSON: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `cross_site_request`; `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `too_contended` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recoverWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecoverRequest"];
+            };
+        };
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    "Content-Security-Policy"?: string;
+                    "Referrer-Policy"?: string;
+                    "X-Content-Type-Options"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recovered"];
+                };
+            };
+            /** @description Problem JSON: `validation_error` (adds errors) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `cross_site_request`; `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `too_contended` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sendWebhookTest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    "Content-Security-Policy"?: string;
+                    "Referrer-Policy"?: string;
+                    "X-Content-Type-Options"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SentTestEvent"];
                 };
             };
             /** @description Problem JSON: `unauthorized` */
@@ -2660,6 +3426,479 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    onProjectCreatedEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onProjectStatusChangedEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectStatusChangedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onProjectDeletedEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectDeletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onExportStartedEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportStartedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onExportProgressEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportProgressEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onExportSucceededEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportSucceededEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onExportFailedEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportFailedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onExportCancelledEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportCancelledEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onExportTimedOutEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportTimedOutEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onExportSupersededEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportSupersededEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onWebhookTestEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt, so a receiver drops duplicates by it. */
+                "webhook-id": string;
+                /** @description This attempt's time, in seconds since 1970 (signed with the body). */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two of them, separated by a space, for a while after a rotation (the new secret's first). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTestEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx delivers; anything else is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: disables the endpoint at once. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried no earlier than its Retry-After (at most 1 h). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
