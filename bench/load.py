@@ -339,6 +339,15 @@ def main(argv: list[str] | None = None) -> None:
     hooks.add_argument("--reporters", type=int, default=8)
     hooks.add_argument("--settle", type=float, default=10, help="seconds to wait for the last deliveries")
     hooks.add_argument("--salt", default="x")
+    folded = commands.add_parser("coalesced", help="jobs reporting often while endpoints want progress")
+    folded.add_argument("url")
+    folded.add_argument("jobs", help="a file of active job ids: the first --jobs of them report")
+    folded.add_argument("--jobs", type=int, default=20, dest="job_count")
+    folded.add_argument("--endpoints", type=int, default=5)
+    folded.add_argument("--per-job-rate", type=float, default=10, help="reports a second of each job")
+    folded.add_argument("--duration", type=float, default=8)
+    folded.add_argument("--settle", type=float, default=10)
+    folded.add_argument("--salt", default="x")
     commands.add_parser("receiver", help="answer deliveries 200 until SIGTERM")
     args = parser.parse_args(argv)
     result: Result
@@ -356,6 +365,18 @@ def main(argv: list[str] | None = None) -> None:
                 args.duration,
                 args.salt,
                 args.reporters,
+                args.settle,
+            )
+        )
+    elif args.command == "coalesced":
+        result = asyncio.run(
+            webhooks.coalesced(
+                args.url,
+                _lines(args.jobs)[: args.job_count],
+                args.endpoints,
+                args.per_job_rate,
+                args.duration,
+                args.salt,
                 args.settle,
             )
         )

@@ -118,6 +118,12 @@ def live_notes(report: DbReport) -> list[str]:
                 f"{r['reports']} reports sent at {r['report_rate']:.0f}/s; {r['delivered']:.1%} of the "
                 f"expected deliveries arrived; delay max {r['max_ms']:.0f} ms"
             )
+        if row.scenario.key == "webhooks-coalesced" and (r := row.framestate):
+            notes.append(
+                f"coalesced progress: {r['reports']} reports, {r['count']} deliveries; the newest figure "
+                f"{'reached' if r['newest_everywhere'] else 'did NOT reach'} every endpoint; the closest "
+                f"two deliveries of one job to one endpoint came {r['min_gap_ms']:.0f} ms apart"
+            )
     return notes
 
 

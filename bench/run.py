@@ -41,7 +41,14 @@ def bench_database(kind: str, args: argparse.Namespace, *, service: bool, legacy
     """The service's scenarios (with `service`), then the legacy import rows (with a `legacy` file)."""
     report = DbReport(kind)
     if service:
-        bench_service(report, args.duration, args.warm_up, args.rounds, args.profile == "auto")
+        bench_service(
+            report,
+            args.duration,
+            args.warm_up,
+            args.rounds,
+            args.profile == "auto",
+            webhooks_only=args.scenarios == "webhooks",
+        )
     if legacy is not None:
         say(f"{kind}: legacy import")
         report.rows += import_rows(kind, legacy)
@@ -49,7 +56,13 @@ def bench_database(kind: str, args: argparse.Namespace, *, service: bool, legacy
 
 
 def bench_service(
-    report: DbReport, duration: float, warm_up_s: float, rounds: int, want_profile: bool
+    report: DbReport,
+    duration: float,
+    warm_up_s: float,
+    rounds: int,
+    want_profile: bool,
+    *,
+    webhooks_only: bool,
 ) -> None:
     kind = report.kind
     with database(kind) as url:
@@ -68,6 +81,8 @@ def bench_service(
                 )
             pages = write_lines("pages.txt", page_paths(servers["framestate"].url, 20))
             plan = scenarios(seeded, duration, pages)
+            if webhooks_only:
+                plan = [scenario for scenario in plan if scenario.key in ("card", "progress")]
             report.rows = run_scenarios(servers, plan, warm_up_s, rounds)
             report.rows += webhook_rows(
                 servers, report.rows, str(VAR / "jobs.txt"), duration, warm_up_s, rounds
@@ -98,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument(
         "--scenarios",
-        choices=["all", "service", "import"],
+        choices=["all", "service", "webhooks", "import"],
         default="all",
-        help="the service's scenarios, the legacy import rows, or both (default)",
+        help="the service's scenarios, the legacy import rows, or both (default); `webhooks` runs only "
+        "the card, the progress report and the webhook rows",
     )
     args = parser.parse_args(argv)
-    service = args.scenarios in ("all", "service")
+    service = args.scenarios in ("all", "service", "webhooks")
     if service and shutil.which("wrk") is None:
         say("bench: wrk is missing (Debian: apt-get install wrk)")
         return 2

@@ -240,6 +240,8 @@ def run_scenarios(
 
 WEBHOOK_ENDPOINTS = 5
 WEBHOOK_RATE = 200.0
+COALESCED_JOBS = 20
+COALESCED_RATE = 10.0
 
 
 def webhook_rows(
@@ -305,7 +307,31 @@ def webhook_rows(
         },
         warm_up=False,
     )
-    return again + run_scenarios(framestate, [deliveries], warm_up_s, 1)
+    folded = Scenario(
+        "webhooks-coalesced",
+        f"webhooks: {COALESCED_JOBS} jobs reporting {COALESCED_RATE:g} times a second, "
+        f"{WEBHOOK_ENDPOINTS} endpoints (coalesced progress)",
+        "deliveries/s",
+        {
+            "framestate": [
+                "coalesced",
+                "{url}",
+                jobs,
+                "--jobs",
+                str(COALESCED_JOBS),
+                "--endpoints",
+                str(WEBHOOK_ENDPOINTS),
+                "--per-job-rate",
+                str(COALESCED_RATE),
+                "--duration",
+                str(max(duration, 8)),
+                "--salt",
+                uuid.uuid4().hex[:6],
+            ]
+        },
+        warm_up=False,
+    )
+    return again + run_scenarios(framestate, [deliveries, folded], warm_up_s, 1)
 
 
 def _brief(row: Row) -> str:

@@ -12,6 +12,7 @@ Both are run as processes of their own by `bench/load.py` and print one JSON lin
 
 import asyncio
 import contextlib
+import itertools
 import json
 import re
 import signal
@@ -207,4 +208,116 @@ async def deliveries(
         "report_rate": len(arrivals.answered) / sending,
         "asked_rate": rate,
         "delivered": len(delays) / expected if expected else 0.0,
+    }
+
+
+async def coalesced(
+    url: str,
+    jobs: list[str],
+    endpoints: int,
+    per_job_rate: float,
+    duration: float,
+    salt: str,
+    settle_s: float,
+) -> dict[str, Any]:
+    """Each job reports `per_job_rate` times a second, its figure rising, while `endpoints` endpoints
+    subscribe to `export.progress`: progress is a state, so an endpoint gets at most one delivery of
+    a job an interval, and the newest figure soon after it was reported.
+
+    `p50_ms`/`p99_ms` are, for every report and endpoint, the delay from the report's answer to the
+    first delivery at that endpoint of a figure at least as new; `min_gap_ms` is the smallest gap
+    between two deliveries of one job to one endpoint; `rate` deliveries a second."""
+    host, port = address(url)
+    by_endpoint_job: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    token = re.compile(rb'"cj' + salt.encode() + rb"-(\d+)-(\d+)\"")
+    last: dict[int, int] = {}
+    settled = asyncio.Event()
+
+    def newest_everywhere() -> bool:
+        return bool(last) and all(
+            any(n >= last[job] for n, _ in by_endpoint_job.get((e, job), ()))
+            for e in range(endpoints)
+            for job in range(len(jobs))
+        )
+
+    def arrived_at(endpoint: int) -> Callable[[bytes, float], None]:
+        def arrived(body: bytes, at: float) -> None:
+            if (match := token.search(body)) is not None:
+                key = (endpoint, int(match.group(1)))
+                by_endpoint_job.setdefault(key, []).append((int(match.group(2)), at))
+                if newest_everywhere():
+                    settled.set()
+
+        return arrived
+
+    receivers = [Receiver(arrived_at(n)) for n in range(endpoints)]
+    for receiver in receivers:
+        await receiver.start()
+    admin = Http(host, port)
+    hooks = [
+        await admin.json(
+            "POST",
+            "/v1/webhooks",
+            201,
+            {"url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["export.progress"]},
+        )
+        for receiver in receivers
+    ]
+    await admin.close()
+    answered: dict[tuple[int, int], float] = {}
+    errors = 0
+
+    async def reporter(job: int) -> None:
+        nonlocal errors
+        http = Http(host, port)
+        begun = time.perf_counter()
+        for n in range(round(per_job_rate * duration)):
+            wait = begun + n / per_job_rate - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            body = json.dumps({"progress": min(n / 10, 99.0), "message": f"cj{salt}-{job}-{n}"}).encode()
+            status, _ = await http.request("POST", f"/v1/exports/{jobs[job]}/progress", body)
+            if status == 200:
+                answered[(job, n)] = time.perf_counter()
+            else:
+                errors += 1
+        await http.close()
+
+    cpu, start = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(reporter(job) for job in range(len(jobs))))
+    last.update({job: max(n for j, n in answered if j == job) for job in range(len(jobs))})
+    if newest_everywhere():
+        settled.set()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(settle_s):
+            await settled.wait()
+    drained = time.perf_counter() - start
+    admin = Http(host, port)
+    for hook in hooks:
+        await admin.request("DELETE", f"/v1/webhooks/{hook['id']}")
+    await admin.close()
+    for receiver in receivers:
+        await receiver.stop()
+
+    delays, gaps, count = [], [], 0
+    for (_endpoint, job), got in by_endpoint_job.items():
+        count += len(got)
+        gaps += [b[1] - a[1] for a, b in itertools.pairwise(got)]
+        for (j, n), at in answered.items():
+            if j == job:
+                first = next((t for m, t in got if m >= n), None)
+                if first is not None:
+                    delays.append(max(0.0, first - at))
+    expected = len(answered) * endpoints
+    return {
+        "rate": count / drained if drained else 0.0,
+        "p50_ms": percentile(delays, 50) * 1000,
+        "p99_ms": percentile(delays, 99) * 1000,
+        "errors": errors,
+        "count": count,
+        "reports": len(answered),
+        "newest_everywhere": newest_everywhere(),
+        "fresh": len(delays) / expected if expected else 0.0,
+        "min_gap_ms": min(gaps, default=float("nan")) * 1000,
+        "load_cpu": (time.process_time() - cpu) / drained if drained else 0.0,
     }
