@@ -1,4 +1,8 @@
-"""The `framestate` command: serve, migrate, diagram."""
+"""The `framestate` command: serve, migrate, diagram, token, simulate-export, demo, watch-webhooks.
+
+Every mistake a user can make ends in one line on standard error and an exit status of
+`service.commands.outcomes.Exit`, never a traceback; Ctrl-C too, at any moment. So the imports here
+are light, and the heavy ones wait inside the commands, where an interrupt is caught."""
 
 import argparse
 import getpass
@@ -11,7 +15,7 @@ from datetime import timedelta
 
 from fsm.diagram import markdown, mermaid
 from fsm.facts import JobType
-from service.http.auth import Role, mint_token
+from service.commands.outcomes import CannotRun, Exit
 from service.logs import logging_config
 from service.settings import Settings, SettingsError
 
@@ -26,9 +30,10 @@ def _is_loopback(host: str) -> bool:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    from service.commands.before_serving import ready_to_serve
+    from service.commands.database_check import check_database
     from service.commands.serving import serve
     from service.store.connection_budget import refusal
-    from service.store.migrations import upgrade
 
     if args.workers < 1:
         print("framestate: --workers must be at least 1", file=sys.stderr)
@@ -40,9 +45,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.workers > 1 and (refused := asyncio.run(refusal(settings, args.workers))):
-        print(f"framestate: {refused}", file=sys.stderr)
-        return 2
+    if args.workers > 1:
+        check_database(settings)
+        if refused := asyncio.run(refusal(settings, args.workers)):
+            print(f"framestate: {refused}", file=sys.stderr)
+            return 2
     if not settings.auth_on:
         if not _is_loopback(args.host):
             print(
@@ -55,14 +62,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             f"framestate: auth is off (no FRAMESTATE_JWT_SECRET): serving on {args.host} only",
             file=sys.stderr,
         )
-    upgrade(settings)
-    return serve(settings, host=args.host, port=args.port, workers=args.workers)
+    with ready_to_serve(settings, host=args.host, port=args.port):
+        return serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> None:
-    from service.store.migrations import upgrade
+    from service.commands.database_check import migrate
 
-    upgrade(settings)
+    migrate(settings)
     print(f"framestate: database is at the latest schema ({settings.database_url})")
 
 
@@ -91,9 +98,15 @@ def _simulate(args: argparse.Namespace, _: Settings) -> int:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from service.http.auth import Role, mint_token
+
     if settings.jwt_secret is None:
         print("framestate: set FRAMESTATE_JWT_SECRET to mint tokens with it", file=sys.stderr)
         return 2
+    if not 1 <= len(args.sub) <= 200 or not args.sub.isprintable():
+        raise CannotRun("--sub must be 1 to 200 printable characters")
+    if not args.days > 0:
+        raise CannotRun(f"--days must be a positive number (got {args.days:g})")
     print(mint_token(settings.jwt_secret, args.sub, Role(args.role), timedelta(days=args.days)))
     return 0
 
@@ -103,13 +116,15 @@ def _diagram(args: argparse.Namespace, _: Settings) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    from service.http.auth import Role
+
     root = argparse.ArgumentParser(
         prog="framestate", description="The workflow status of video-editing projects."
     )
     commands = root.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="apply pending migrations, then serve the HTTP API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="the address to serve on (default %(default)s)")
+    serve.add_argument("--port", type=_port, default=8000, help="the port to serve on (default %(default)s)")
     serve.add_argument(
         "--workers", type=int, default=1, help="processes serving on the port (PostgreSQL only; default 1)"
     )
@@ -137,17 +152,30 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
+        args = parser().parse_args(argv)
+        try:
+            settings = Settings.from_env()
+        except SettingsError as exc:
+            print(f"framestate: {exc}", file=sys.stderr)
+            return 2
+        logging.config.dictConfig(logging_config(settings))
+        for chatty in ("httpx", "alembic.runtime.plugins"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+        status: int | None = args.run(args, settings)
+    except CannotRun as exc:
         print(f"framestate: {exc}", file=sys.stderr)
-        return 2
-    logging.config.dictConfig(logging_config(settings))
-    for chatty in ("httpx", "alembic.runtime.plugins"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    status: int | None = args.run(args, settings)
+        return exc.status
+    except KeyboardInterrupt:
+        print("framestate: interrupted (Ctrl-C)", file=sys.stderr)
+        return Exit.INTERRUPTED
     return status or 0
 
 
