@@ -11,6 +11,7 @@ import logging
 import logging.config
 import os
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 
 from fsm.diagram import markdown, mermaid
@@ -76,25 +77,25 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> None:
 def _simulate(args: argparse.Namespace, _: Settings) -> int:
     import asyncio
 
-    from service.commands.simulate import AUTH_NEEDED, simulate_export
+    from service.commands.simulate import simulate_export
 
-    token = args.token or os.environ.get("FRAMESTATE_TOKEN")
-    worker_token = args.worker_token or os.environ.get("FRAMESTATE_WORKER_TOKEN")
-    while True:
-        status = asyncio.run(
-            simulate_export(
-                args.url,
-                args.project_id,
-                JobType(args.type),
-                seconds=args.seconds,
-                fail=args.fail,
-                token=token,
-                worker_token=worker_token,
-            )
+    return asyncio.run(
+        simulate_export(
+            args.url,
+            args.project_id,
+            JobType(args.type),
+            seconds=args.seconds,
+            fail=args.fail,
+            token=args.token or os.environ.get("FRAMESTATE_TOKEN"),
+            worker_token=args.worker_token or os.environ.get("FRAMESTATE_WORKER_TOKEN"),
+            ask=_asker(),
         )
-        if status != AUTH_NEEDED or not sys.stdin.isatty():
-            return status
-        token = worker_token = getpass.getpass("The service wants a token (the project owner's): ").strip()
+    )
+
+
+def _asker() -> Callable[[str], str] | None:
+    """Asks for a token on a terminal, without echoing it; None where nobody could answer."""
+    return getpass.getpass if sys.stdin.isatty() else None
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
@@ -143,13 +144,23 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--type", required=True, choices=[t.value for t in JobType])
     simulate.add_argument("--seconds", type=float, default=5.0, help="how long the export takes (default 5)")
     simulate.add_argument("--fail", action="store_true", help="fail at the end instead of succeeding")
-    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="the service (default %(default)s)")
     simulate.add_argument(
-        "--token", help="with auth on: the project owner's client token (or FRAMESTATE_TOKEN)"
+        "--url", type=_url, default="http://127.0.0.1:8000", help="the service (default %(default)s)"
     )
-    simulate.add_argument("--worker-token", help="with auth on: a worker token (or FRAMESTATE_WORKER_TOKEN)")
+    simulate.add_argument(
+        "--token", help="with auth on: the owner's client token, to start and cancel (or FRAMESTATE_TOKEN)"
+    )
+    simulate.add_argument(
+        "--worker-token", help="with auth on: a worker token, to report (or FRAMESTATE_WORKER_TOKEN)"
+    )
     simulate.set_defaults(run=_simulate)
     return root
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1].strip("/")) == 0:
+        raise argparse.ArgumentTypeError(f"the service's URL starts with http:// or https:// (got {text!r})")
+    return text.rstrip("/")
 
 
 def _port(text: str) -> int:
