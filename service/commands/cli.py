@@ -93,6 +93,37 @@ def _simulate(args: argparse.Namespace, _: Settings) -> int:
     )
 
 
+def _demo(args: argparse.Namespace, _: Settings) -> int:
+    import asyncio
+
+    from service.commands.demo import run_demo
+
+    return asyncio.run(
+        run_demo(
+            args.url,
+            token=args.token or os.environ.get("FRAMESTATE_TOKEN"),
+            worker_token=args.worker_token or os.environ.get("FRAMESTATE_WORKER_TOKEN"),
+            ask=_asker(),
+        )
+    )
+
+
+def _watch_webhooks(args: argparse.Namespace, _: Settings) -> int:
+    import asyncio
+
+    from service.commands.watch_webhooks import watch_webhooks
+
+    return asyncio.run(
+        watch_webhooks(
+            args.url,
+            port=args.port,
+            token=args.token or os.environ.get("FRAMESTATE_TOKEN"),
+            ask=_asker(),
+            progress=args.progress,
+        )
+    )
+
+
 def _asker() -> Callable[[str], str] | None:
     """Asks for a token on a terminal, without echoing it; None where nobody could answer."""
     return getpass.getpass if sys.stdin.isatty() else None
@@ -154,7 +185,33 @@ def parser() -> argparse.ArgumentParser:
         "--worker-token", help="with auth on: a worker token, to report (or FRAMESTATE_WORKER_TOKEN)"
     )
     simulate.set_defaults(run=_simulate)
+    demo = commands.add_parser(
+        "demo", help="fill a running service with projects in every status and exports running, until Ctrl-C"
+    )
+    _service_options(demo, worker=True)
+    demo.set_defaults(run=_demo)
+    watch = commands.add_parser(
+        "watch-webhooks", help="receive a running service's webhooks on this machine and print them"
+    )
+    _service_options(watch, worker=False)
+    watch.add_argument(
+        "--port", type=int, default=0, help="the loopback port to receive on (default: any free one)"
+    )
+    watch.add_argument("--progress", action="store_true", help="also export.progress events")
+    watch.set_defaults(run=_watch_webhooks)
     return root
+
+
+def _service_options(command: argparse.ArgumentParser, *, worker: bool) -> None:
+    """--url, and the tokens a command that talks to a running service acts with when auth is on."""
+    command.add_argument(
+        "--url", type=_url, default="http://127.0.0.1:8000", help="the service (default %(default)s)"
+    )
+    command.add_argument("--token", help="with auth on: a client token (or FRAMESTATE_TOKEN)")
+    if worker:
+        command.add_argument(
+            "--worker-token", help="with auth on: a worker token, to report (or FRAMESTATE_WORKER_TOKEN)"
+        )
 
 
 def _url(text: str) -> str:
