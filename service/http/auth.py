@@ -7,7 +7,8 @@
 The token comes in `Authorization: Bearer …` (no other scheme) or, for the board page and its event
 stream (an EventSource cannot send headers), in the `framestate_token` cookie that
 `POST /v1/session` sets (service/session.py). Missing or bad → 401, wrong role → 403, both problem
-JSON. The board page, its files, the health checks, `/metrics` and the OpenAPI document are open.
+JSON. The board page, its files and icon, the health checks, `/metrics` and the OpenAPI document are
+open.
 Without `FRAMESTATE_JWT_SECRET`, auth is off: every request acts with every right.
 """
 
@@ -29,7 +30,7 @@ TOKEN_TTL = timedelta(days=30)
 """How long a token minted by `framestate token` is good for, unless told otherwise."""
 COOKIE = "framestate_token"
 ALGORITHM = "HS256"
-OPEN_PATHS = ["^/$", "^/board/", "^/health(/live|/ready)?$", "^/metrics$", "^/schema"]
+OPEN_PATHS = ["^/$", "^/board/", "^/favicon\\.ico$", "^/health(/live|/ready)?$", "^/metrics$", "^/schema"]
 
 
 class Role(StrEnum):
