@@ -148,8 +148,6 @@ def _diagram(args: argparse.Namespace, _: Settings) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from service.http.auth import Role
-
     root = argparse.ArgumentParser(
         prog="framestate", description="The workflow status of video-editing projects."
     )
@@ -167,7 +165,7 @@ def parser() -> argparse.ArgumentParser:
     diagram.set_defaults(run=_diagram)
     token = commands.add_parser("token", help="mint an access token with FRAMESTATE_JWT_SECRET")
     token.add_argument("--sub", required=True, help="who the token is for (a client's projects are its own)")
-    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--role", required=True, type=_role, help="client (an app, a board) or worker")
     token.add_argument("--days", type=float, default=30.0, help="how long it is valid (default 30)")
     token.set_defaults(run=_token)
     simulate = commands.add_parser("simulate-export", help="play an export worker against a running service")
@@ -212,6 +210,16 @@ def _service_options(command: argparse.ArgumentParser, *, worker: bool) -> None:
         command.add_argument(
             "--worker-token", help="with auth on: a worker token, to report (or FRAMESTATE_WORKER_TOKEN)"
         )
+
+
+def _role(text: str) -> str:
+    """A role of `service.http.auth.Role`, looked up only when a token is minted: that module brings
+    the web framework, which no other command's start needs to wait for."""
+    from service.http.auth import Role
+
+    if text not in tuple(Role):
+        raise argparse.ArgumentTypeError(f"a role is {' or '.join(Role)}, not {text!r}")
+    return text
 
 
 def _url(text: str) -> str:

@@ -5,8 +5,11 @@ the database answers; should it go away meanwhile, that too ends in a sentence."
 
 import asyncio
 import errno
+import signal
 import socket
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -36,11 +39,14 @@ def migrate(settings: Settings) -> None:
 
 
 def apply_migrations(settings: Settings) -> None:
-    """Apply pending migrations to a database found usable a moment ago."""
+    """Apply pending migrations to a database found usable a moment ago. Ctrl-C waits for them to
+    end (each runs in a transaction, and takes a moment): cut off, their connections would be torn
+    down mid-statement, with tracebacks in the log."""
     from service.store.migrations import upgrade
 
     try:
-        upgrade(settings)
+        with _ctrl_c_deferred():
+            upgrade(settings)
     except (OSError, DBAPIError) as exc:
         if not (isinstance(exc, OSError) or is_connection_fault(exc)):
             raise  # not a database that went away: a bug, whose traceback is worth reporting
@@ -48,6 +54,16 @@ def apply_migrations(settings: Settings) -> None:
         raise CannotRun(
             f"the database went away during the migration ({first_line}); run it again once it answers"
         ) from exc
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """SIGINT is held while the block runs, and delivered (as KeyboardInterrupt) once it ends."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _sqlite_problem(url: URL) -> str | None:
