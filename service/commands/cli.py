@@ -193,7 +193,7 @@ def parser() -> argparse.ArgumentParser:
     )
     _service_options(watch, worker=False)
     watch.add_argument(
-        "--port", type=int, default=0, help="the loopback port to receive on (default: any free one)"
+        "--port", type=_port_or_any, default=0, help="the loopback port to receive on (default: any free one)"
     )
     watch.add_argument("--progress", action="store_true", help="also export.progress events")
     watch.set_defaults(run=_watch_webhooks)
@@ -232,6 +232,10 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
     return int(text)
+
+
+def _port_or_any(text: str) -> int:
+    return 0 if text == "0" else _port(text)
 
 
 def main(argv: list[str] | None = None) -> int:
