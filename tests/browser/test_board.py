@@ -235,6 +235,8 @@ async def _the_diagram_reads_in_workflow_order_and_says_its_arrows(page: Page) -
     await expect(page.locator("#inspector-edge")).to_contain_text("Framing… or Overlay… → Framed")
     await page.mouse.move(0, 0)
     await expect(label).to_be_hidden()
+    await expect(page.locator("#inspector-edge")).to_contain_text("Point at an arrow")
+    await page.locator("#inspector-close").focus()
 
 
 INSPECTOR_SCREENSHOT = os.environ.get("FRAMESTATE_INSPECTOR_SCREENSHOT")

@@ -135,8 +135,11 @@ function showArrow(group) {
   document.getElementById("inspector-edge").textContent = `${words.label}: ${words.move}${words.when ? `, ${words.when}` : ""}.`;
 }
 
+const EDGE_HINT = document.getElementById("inspector-edge").textContent;
+
 function hideArrow(group) {
   group.ownerSVGElement.querySelector(".edge-label").classList.remove("shown");
+  document.getElementById("inspector-edge").textContent = EDGE_HINT;
 }
 
 function drawArrow(key, rows) {
