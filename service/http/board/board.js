@@ -76,89 +76,6 @@ function setLive(state) {
   $("live-text").textContent = { live: "Live", connecting: "Reconnecting…", off: "Signed out" }[state];
 }
 
-// --- Signing in: with auth on, the board acts with a client token that the person pastes once.
-// It hands it to POST /v1/session, which keeps it in an HttpOnly cookie: the browser sends it with
-// every request and the event stream (an EventSource cannot send an Authorization header), and no
-// script of any page, this one included, can read it. The board never writes a cookie itself;
-// GET /v1/session tells it who it is signed in as.
-
-async function start() {
-  let response;
-  try {
-    response = await fetch("/v1/session", { headers: { "Content-Type": "application/json" }, credentials: "same-origin" });
-  } catch {
-    setLive("connecting");
-    setTimeout(start, RECONNECT_MS);
-    return;
-  }
-  if (response.status === 401) {
-    showSignIn("");
-    return;
-  }
-  const session = await response.json();
-  signedIn = true;
-  $("account").hidden = !session.auth;
-  $("account-name").textContent = session.sub || "";
-  $("sign-in").hidden = true;
-  $("board").hidden = false;
-  stateMachine().then(markStale, () => {});
-  connect();
-}
-
-function showSignIn(reason) {
-  setLive("off");
-  $("board").hidden = true;
-  $("account").hidden = true;
-  $("sign-in").hidden = false;
-  $("sign-in-reason").textContent = reason;
-  $("sign-in-reason").hidden = !reason;
-  $("sign-in-token").focus();
-}
-
-function endSession() {
-  signedIn = false;
-  if (source) source.close();
-  source = null;
-  for (const id of [...cards.keys()]) remove(id);
-  document.dispatchEvent(new CustomEvent("framestate:signed-out"));
-}
-
-function sessionEnded(reason) {
-  endSession();
-  showSignIn(reason);
-}
-
-$("sign-in-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const input = $("sign-in-token");
-  const token = input.value.trim();
-  input.value = "";
-  const error = $("sign-in-error");
-  error.hidden = true;
-  if (!token) return;
-  const response = await fetch("/v1/session", {
-    method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    credentials: "same-origin",
-  });
-  if (response.ok) {
-    start();
-    return;
-  }
-  const body = await response.json().catch(() => ({}));
-  error.textContent = response.status === 403
-    ? "That is a worker token. The board signs in with a client token: framestate token --sub NAME --role client"
-    : `That token was refused. ${body.detail || ""}`;
-  error.hidden = false;
-  input.focus();
-});
-
-$("sign-out").addEventListener("click", async () => {
-  await fetch("/v1/session", { method: "DELETE", headers: { "Content-Type": "application/json" }, credentials: "same-origin" });
-  endSession();
-  showSignIn("You have signed out.");
-});
-
 // --- Cards.
 
 function videoText(video) {
@@ -451,4 +368,3 @@ $("new-project").addEventListener("submit", async (event) => {
 $("more").addEventListener("click", () => loadPage(nextCursor).catch((error) => showNotice(error.message)));
 
 setInterval(markStale, 1000);
-start();
