@@ -1,8 +1,4 @@
-"""The `framestate` command: serve, migrate, diagram, token, simulate-export, demo, watch-webhooks.
-
-Every mistake a user can make ends in one line on standard error and an exit status of
-`service.commands.outcomes.Exit`, never a traceback; Ctrl-C too, at any moment. So the imports here
-are light, and the heavy ones wait inside the commands, where an interrupt is caught."""
+"""The `framestate` command: serve, migrate, diagram."""
 
 import argparse
 import getpass
@@ -168,6 +164,20 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, type=_role, help="client (an app, a board) or worker")
     token.add_argument("--days", type=float, default=30.0, help="how long it is valid (default 30)")
     token.set_defaults(run=_token)
+    demo = commands.add_parser(
+        "demo", help="fill a running service with projects in every status and exports running, until Ctrl-C"
+    )
+    _service_options(demo, worker=True)
+    demo.set_defaults(run=_demo)
+    watch = commands.add_parser(
+        "watch-webhooks", help="receive a running service's webhooks on this machine and print them"
+    )
+    _service_options(watch, worker=False)
+    watch.add_argument(
+        "--port", type=_port_or_any, default=0, help="the loopback port to receive on (default: any free one)"
+    )
+    watch.add_argument("--progress", action="store_true", help="also export.progress events")
+    watch.set_defaults(run=_watch_webhooks)
     simulate = commands.add_parser("simulate-export", help="play an export worker against a running service")
     simulate.add_argument("project_id")
     simulate.add_argument("--type", required=True, choices=[t.value for t in JobType])
@@ -183,20 +193,6 @@ def parser() -> argparse.ArgumentParser:
         "--worker-token", help="with auth on: a worker token, to report (or FRAMESTATE_WORKER_TOKEN)"
     )
     simulate.set_defaults(run=_simulate)
-    demo = commands.add_parser(
-        "demo", help="fill a running service with projects in every status and exports running, until Ctrl-C"
-    )
-    _service_options(demo, worker=True)
-    demo.set_defaults(run=_demo)
-    watch = commands.add_parser(
-        "watch-webhooks", help="receive a running service's webhooks on this machine and print them"
-    )
-    _service_options(watch, worker=False)
-    watch.add_argument(
-        "--port", type=_port_or_any, default=0, help="the loopback port to receive on (default: any free one)"
-    )
-    watch.add_argument("--progress", action="store_true", help="also export.progress events")
-    watch.set_defaults(run=_watch_webhooks)
     return root
 
 
@@ -239,6 +235,10 @@ def _port_or_any(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every mistake a user can make ends in a line or two on standard error and an exit status of
+    `service.commands.outcomes.Exit`, never a traceback; Ctrl-C too, at any moment. So the imports
+    of this module are light, and the heavy ones wait inside the commands, where this catches an
+    interrupt."""
     try:
         args = parser().parse_args(argv)
         try:
