@@ -8,10 +8,11 @@ PORT ?= 8000
 CLIENT := clients/typescript
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser client-install client-schema run migrate test lint format diagram docs screenshot bench property-deep fuzz-deep clean
+.PHONY: help install browser client-install client-schema run demo migrate test lint format diagram docs screenshot bench property-deep fuzz-deep clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -v host='$(HOST)' -v port='$(PORT)' 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / { \
+	  gsub(/\$$\(HOST\)/, host, $$2); gsub(/\$$\(PORT\)/, port, $$2); printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ install: $(STAMP) ## create .venv and install framestate with its test tools (pi
 
 run: install ## migrate the database and serve the API on $(HOST):$(PORT) (SQLite under ./var/ by default)
 	$(BIN)/framestate serve --host $(HOST) --port $(PORT)
+
+demo: install ## with `make run` serving: projects in every status and exports running on it, until Ctrl-C
+	$(BIN)/framestate demo --url http://$(HOST):$(PORT)
 
 migrate: install ## apply pending migrations and exit
 	$(BIN)/framestate migrate

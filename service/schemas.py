@@ -243,6 +243,8 @@ class StateMachineOut(msgspec.Struct):
     composite: dict[str, list[Status]]
     transitions: list[TransitionOut]
     mermaid: str
+    job_timeout_s: float
+    """Seconds without a report after which the service fails an active job (`job_timed_out`)."""
 
 
 class Health(msgspec.Struct):

@@ -81,7 +81,9 @@ class WorkerClient:
         try:
             body = response.json()
         except ValueError:
-            body = {"detail": response.text}
+            body = None
+        if not isinstance(body, dict):
+            body = {"detail": response.text[:200]}
         raise _ERRORS.get(body.get("code", ""), FramestateError)(response.status_code, body)
 
     async def start_export(
@@ -105,5 +107,7 @@ class WorkerClient:
     async def fail(self, job_id: str, error: str) -> ExportJobOut:
         return await self._job("POST", f"/v1/exports/{job_id}/fail", json={"error": error})
 
-    async def cancel(self, job_id: str) -> ExportJobOut:
-        return await self._job("POST", f"/v1/exports/{job_id}/cancel")
+    async def cancel(self, job_id: str, *, reason: str | None = None) -> ExportJobOut:
+        """Cancel a job (a client's call, not a worker's), with a reason of 1 to 500 characters."""
+        body = {"reason": reason} if reason else None
+        return await self._job("POST", f"/v1/exports/{job_id}/cancel", json=body)

@@ -21,7 +21,7 @@ from service.http.problems import EXCEPTION_HANDLERS
 from service.http.request_checks import check_request
 from service.http.routes import clips, events, exports, meta, projects, webhooks
 from service.http.routes.options import options_for
-from service.http.session import close_session, open_session
+from service.http.session import close_session, open_session, read_session
 from service.limits import MAX_BODY_BYTES
 from service.live.hub import Events
 from service.live.slots import StreamSlots
@@ -40,6 +40,7 @@ HANDLERS = [
     *meta.HANDLERS,
     open_session,
     close_session,
+    read_session,
 ]
 
 

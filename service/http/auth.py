@@ -7,7 +7,8 @@
 The token comes in `Authorization: Bearer …` (no other scheme) or, for the board page and its event
 stream (an EventSource cannot send headers), in the `framestate_token` cookie that
 `POST /v1/session` sets (service/session.py). Missing or bad → 401, wrong role → 403, both problem
-JSON. The board page, its files, the health checks, `/metrics` and the OpenAPI document are open.
+JSON. The board page, its files and icon, the health checks, `/metrics` and the OpenAPI document are
+open.
 Without `FRAMESTATE_JWT_SECRET`, auth is off: every request acts with every right.
 """
 
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import jwt
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -28,7 +30,7 @@ TOKEN_TTL = timedelta(days=30)
 """How long a token minted by `framestate token` is good for, unless told otherwise."""
 COOKIE = "framestate_token"
 ALGORITHM = "HS256"
-OPEN_PATHS = ["^/$", "^/board/", "^/health(/live|/ready)?$", "^/metrics$", "^/schema"]
+OPEN_PATHS = ["^/$", "^/board/", "^/favicon\\.ico$", "^/health(/live|/ready)?$", "^/metrics$", "^/schema"]
 
 
 class Role(StrEnum):
@@ -88,8 +90,35 @@ class TokenMiddleware(JWTCookieAuthenticationMiddleware):
     ) -> AuthenticationResult:
         try:
             return await super().authenticate_token(encoded_token, connection)
+        except NotAuthorizedException as exc:
+            raise NotAuthorizedException(_why_refused(exc)) from exc
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            raise NotAuthorizedException("Invalid token") from exc
+            raise NotAuthorizedException(f"Invalid token: {CLAIMS}") from exc
+
+
+CLAIMS = (
+    "a token is an HS256 JWT with `sub` (1 to 200 printable characters), `role` (client or worker), "
+    "`iat` (when it was made) and `exp` (when it expires), in seconds since 1970."
+)
+
+
+def _why_refused(exc: NotAuthorizedException) -> str:
+    """What is wrong with a token, in words a person who made one by hand can act on."""
+    cause = exc.__cause__
+    if isinstance(cause, jwt.ExpiredSignatureError):
+        return "The token has expired: mint a new one."
+    if isinstance(cause, jwt.InvalidSignatureError):
+        return "The token is not signed with this service's secret (FRAMESTATE_JWT_SECRET)."
+    if isinstance(cause, KeyError | jwt.MissingRequiredClaimError):
+        claim = cause.claim if isinstance(cause, jwt.MissingRequiredClaimError) else cause.args[0]
+        return f"The token has no `{claim}` claim: {CLAIMS}"
+    if isinstance(cause, jwt.InvalidAlgorithmError):
+        return f"The token is not signed with {ALGORITHM}."
+    if isinstance(cause, jwt.DecodeError):
+        return "The token is not a JWT (three base64url parts separated by dots)."
+    if cause is None:
+        return f"The token names no caller: {CLAIMS}"
+    return f"Invalid token: {CLAIMS}"
 
 
 def auth_config(secret: str) -> JWTCookieAuth[Principal, Token]:

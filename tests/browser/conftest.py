@@ -3,10 +3,13 @@ skipped with a message, except in CI (`CI=true`), where they fail."""
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.async_api import Browser, async_playwright
+
+from tests.auth import SECRET
+from tests.servers import running_server
 
 CHROMIUM = os.environ.get("FRAMESTATE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,3 +38,17 @@ async def browser() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture
+def board_url(sqlite_url: str) -> Iterator[str]:
+    """The board on a server of its own (SQLite: the browser is what is tested here)."""
+    with running_server(sqlite_url) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def secured_url(sqlite_url: str) -> Iterator[str]:
+    """The board on a server of its own, with auth on."""
+    with running_server(sqlite_url, extra_env={"FRAMESTATE_JWT_SECRET": SECRET}) as base_url:
+        yield base_url

@@ -6,6 +6,7 @@ and see "Complete" come back.
 """
 
 import asyncio
+import itertools
 import os
 import re
 import sys
@@ -13,23 +14,15 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from bench.servers import free_port
 from service.http.auth import Role
 from tests.auth import SECRET, token
+from tests.browser.signing_in import sign_in
 from tests.servers import ROOT, running_server, server_process
 
 pytestmark = pytest.mark.anyio
-SCREENSHOT = os.environ.get("FRAMESTATE_SCREENSHOT")
-"""Where to save the board mid-export (`make screenshot` sets docs/board.png)."""
-
-
-@pytest.fixture
-def board_url(sqlite_url: str) -> Iterator[str]:
-    """The board on a server of its own (SQLite: the browser is what is tested here)."""
-    with running_server(sqlite_url) as base_url:
-        yield base_url
 
 
 async def _percent(page: Page, project_id: str) -> float:
@@ -89,8 +82,6 @@ async def test_a_reframe_on_the_board(board_url: str, browser: Browser) -> None:
         await expect(card.locator(".export-percent")).not_to_have_text(f"{first:.0f}%", timeout=10_000)
         moved = await _percent(page, project_id)
         assert moved > first
-        if SCREENSHOT:
-            await page.screenshot(path=SCREENSHOT)
 
         await page.reload()
         card = page.locator(f'[data-project-id="{project_id}"]')
@@ -108,12 +99,6 @@ async def test_a_reframe_on_the_board(board_url: str, browser: Browser) -> None:
     assert b"failed (as asked)" in stdout
 
 
-@pytest.fixture
-def secured_url(sqlite_url: str) -> Iterator[str]:
-    with running_server(sqlite_url, extra_env={"FRAMESTATE_JWT_SECRET": SECRET}) as base_url:
-        yield base_url
-
-
 async def test_the_board_and_the_simulated_worker_work_with_auth_on(
     secured_url: str, browser: Browser
 ) -> None:
@@ -127,18 +112,17 @@ async def test_the_board_and_the_simulated_worker_work_with_auth_on(
     async with httpx.AsyncClient(base_url=secured_url, headers={"Authorization": f"Bearer {bob}"}) as client:
         await client.post("/v1/projects", json={"name": "Bob's reel"})
     page = await browser.new_page()
-    prompts: list[str] = []
-
-    async def answer(dialog: Dialog) -> None:
-        prompts.append(dialog.message)
-        await dialog.accept(alice)
-
-    page.on("dialog", answer)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
     await page.goto(secured_url)
+    await expect(page.locator("#board")).to_be_hidden()
+    await sign_in(page, renderer)
+    await expect(page.locator("#sign-in-error")).to_contain_text("worker token")
+    await sign_in(page, alice)
+    await expect(page.locator("#account-name")).to_have_text("alice")
     card = page.locator(f'[data-project-id="{project_id}"]')
     await expect(card.locator(".badge")).to_have_text("Complete")
     await expect(page.locator(".card")).to_have_count(1)
-    assert len(prompts) == 1
     await card.locator('[data-action="start_framing_export"]').click()
     await expect(card.locator(".badge")).to_have_text("Framing…")
 
@@ -159,7 +143,100 @@ async def test_the_board_and_the_simulated_worker_work_with_auth_on(
     await expect(card.locator(".working")).to_have_text("v2")
     await page.reload()
     await expect(page.locator(f'[data-project-id="{project_id}"] .badge')).to_have_text("Framed")
-    assert len(prompts) == 1, "the token is kept across a reload"
+    await expect(page.locator("#account-name")).to_have_text("alice")
+
+    await page.locator("#sign-out").click()
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await expect(page.locator(".card")).to_have_count(0)
+    await page.reload()
+    await expect(page.locator("#sign-in")).to_be_visible()
+    assert dialogs == [], "no window.prompt, alert or confirm"
+
+
+ARROWS = {
+    "not_started>in_progress",
+    "in_progress>not_started",
+    "in_progress>exporting_framing",
+    "framed>exporting_framing",
+    "complete>exporting_framing",
+    "exporting_overlay>exporting_framing",
+    "framed>exporting_overlay",
+    "complete>exporting_overlay",
+    "exporting_framing>exporting_overlay",
+    "exporting_framing>framed",
+    "exporting_overlay>complete",
+    "exporting>not_started",
+    "exporting>in_progress",
+    "exporting>framed",
+    "exporting>complete",
+}
+"""The moves between states, as the contract's rules make them: an export ending otherwise than by
+success goes back to what the facts say from either export state, drawn from `exporting` itself."""
+WORKFLOW = ["not_started", "in_progress", "exporting_framing", "framed", "exporting_overlay", "complete"]
+
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _segments(path: str) -> list[Segment]:
+    points = [tuple(map(float, xy.split(","))) for xy in re.findall(r"-?[\d.]+,-?[\d.]+", path)]
+    return [((a[0], a[1]), (b[0], b[1])) for a, b in itertools.pairwise(points)]
+
+
+def _cross(one: Segment, other: Segment) -> bool:
+    """Whether two segments cross at a point inside both (touching at an end is not crossing)."""
+    (x1, y1), (x2, y2) = one
+    (x3, y3), (x4, y4) = other
+    denominator = (x1 - x2) * (y3 - y4) - (y1 - y2) * (x3 - x4)
+    if denominator == 0:
+        return False
+    t = ((x1 - x3) * (y3 - y4) - (y1 - y3) * (x3 - x4)) / denominator
+    u = ((x1 - x3) * (y1 - y2) - (y1 - y3) * (x1 - x2)) / denominator
+    return 0.01 < t < 0.99 and 0.01 < u < 0.99
+
+
+async def _the_diagram_reads_in_workflow_order_and_says_its_arrows(page: Page) -> None:
+    machine = page.locator("#inspector .machine")
+    lefts = [
+        float(await machine.locator(f'.state[data-state="{s}"] rect').get_attribute("x") or 0)
+        for s in WORKFLOW
+    ]
+    assert lefts == sorted(lefts), "left to right in workflow order"
+    arrows = machine.locator(".edges .edge")
+    assert {await a.get_attribute("data-arrow") for a in await arrows.all()} == ARROWS
+    paths = {
+        str(await a.get_attribute("data-arrow")): str(await a.locator(".line").get_attribute("d"))
+        for a in await arrows.all()
+    }
+    crossings = [
+        (one, other)
+        for one in paths
+        for other in paths
+        if one < other and any(_cross(a, b) for a in _segments(paths[one]) for b in _segments(paths[other]))
+    ]
+    assert crossings == []
+    label = machine.locator(".edge-label")
+    await expect(label).to_be_hidden()
+    await machine.locator('[data-arrow="complete>exporting_framing"]').focus()
+    await expect(label).to_have_text("Start framing")
+    await expect(page.locator("#inspector-edge")).to_have_text(
+        "Start framing: Complete → Framing…, when at least one clip is framed."
+    )
+    await page.keyboard.press("Tab")
+    focused = machine.locator(".edge:focus")
+    await expect(focused).to_have_count(1)
+    await expect(label).to_have_text(str(await focused.get_attribute("aria-label")).split(":")[0])
+    box = await machine.bounding_box()
+    assert box is not None
+    scale = (
+        box["width"] / 660
+    )  # the diagram's viewBox is 660 wide; the arrow runs from (392, 180) up to (392, 129)
+    await page.mouse.move(box["x"] + 392 * scale, box["y"] + 155 * scale)
+    await expect(label).to_have_text("Export failed, cancelled or timed out")
+    await expect(page.locator("#inspector-edge")).to_contain_text("Framing… or Overlay… → Framed")
+    await page.mouse.move(0, 0)
+    await expect(label).to_be_hidden()
+    await expect(page.locator("#inspector-edge")).to_contain_text("Point at an arrow")
+    await page.locator("#inspector-close").focus()
 
 
 INSPECTOR_SCREENSHOT = os.environ.get("FRAMESTATE_INSPECTOR_SCREENSHOT")
@@ -204,14 +281,28 @@ async def test_the_inspector_follows_a_reframe(board_url: str, browser: Browser)
         await expect(panel.locator(".machine .state")).to_have_count(6)
         await expect(panel.locator('.machine .composite[data-composite="exporting"]')).to_have_count(1)
         await expect(panel.locator("#inspector-actions li")).to_have_text(
-            [re.compile("^start_framing_export"), re.compile("^start_overlay_export")]
+            ["Start framing → Framing…", "Start overlay → Overlay…"]
         )
         await expect(panel.locator(".machine .allowed-edge")).to_have_count(2)
+        await _the_diagram_reads_in_workflow_order_and_says_its_arrows(page)
         timeline = panel.locator("#inspector-history li")
         await expect(timeline).to_have_count(8)
-        cancelled = timeline.filter(has_text="job_cancelled")
+        cancelled = timeline.filter(has_text="Export cancelled")
         await expect(cancelled.locator(".reason")).to_have_text("Wrong music track")
         await expect(cancelled.locator(".move")).to_have_text("Overlay… → Framed")
+        await expect(timeline.locator(".action")).to_have_text(
+            [
+                "Export succeeded",
+                "Start overlay",
+                "Export cancelled",
+                "Start overlay",
+                "Export succeeded",
+                "Start framing",
+                "Clip added",
+                "Project created",
+            ]
+        )
+        assert not re.search(r"[a-z]+_[a-z]+", await panel.inner_text()), "no API name is shown"
 
         job = (await client.post(f"/v1/projects/{project_id}/exports", json={"type": "framing"})).json()
         await expect(current).to_have_attribute("data-state", "exporting_framing")
@@ -219,9 +310,7 @@ async def test_the_inspector_follows_a_reframe(board_url: str, browser: Browser)
         await expect(timeline).to_have_count(9)
         await expect(timeline.first).to_have_attribute("data-action", "start_framing_export")
         await expect(timeline.first.locator(".move")).to_have_text("Complete → Framing…")
-        await expect(panel.locator("#inspector-actions li")).to_have_text(
-            [re.compile("^start_overlay_export")]
-        )
+        await expect(panel.locator("#inspector-actions li")).to_have_text(["Start overlay → Framing…"])
         await client.post(f"/v1/exports/{job['id']}/progress", json={"progress": 35, "message": "encoding"})
         await expect(card.locator(".export-percent")).to_have_text("35%")
         await expect(page.locator("#inspector-status")).to_contain_text("Framing…")
@@ -255,8 +344,8 @@ async def test_the_board_s_token_is_out_of_reach_of_page_scripts(secured_url: st
         await client.post("/v1/projects", json={"name": "Before"})
     context = await browser.new_context()
     page = await context.new_page()
-    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept(alice)))
     await page.goto(secured_url)
+    await sign_in(page, alice)
     await expect(page.locator(".card")).to_have_count(1)
     await expect(page.locator("#live")).to_have_attribute("data-state", "live")
     assert alice not in await _document_cookie(page)
@@ -295,10 +384,10 @@ async def test_a_reload_storm_does_not_trip_the_stream_cap(capped_url: str, brow
     """30 reloads in a row, with a cap of 4 streams: each reload gives its stream back."""
     alice = token("alice")
     page = await browser.new_page()
-    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept(alice)))
+    await page.goto(capped_url)
+    await sign_in(page, alice)
     refused: list[str] = []
     page.on("response", lambda response: refused.append(response.url) if response.status == 429 else None)
-    await page.goto(capped_url)
     await expect(page.locator("#live")).to_have_attribute("data-state", "live")
     for _ in range(30):
         await page.reload()

@@ -7,6 +7,7 @@ import pytest
 
 from fsm.diagram import describe
 from fsm.table import TRANSITIONS
+from service.settings import Settings
 from tests.api import Api
 
 pytestmark = pytest.mark.anyio
@@ -14,8 +15,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "state-machine.md"
 ROW = re.compile(r"^\| `(\w+)` \| `(\w+)` \| `(\w+)` \| (.+) \|$")
 
 
-async def test_the_endpoint_answers_the_machine(api: Api) -> None:
+async def test_the_endpoint_answers_the_machine(api: Api, settings: Settings) -> None:
     served = (await api.call("GET", "/v1/state-machine", 200)).json()
+    assert served.pop("job_timeout_s") == settings.job_timeout_s == 600
     assert served == describe()
     assert served["states"] == [
         "not_started", "in_progress", "framed", "exporting_framing", "exporting_overlay", "complete",

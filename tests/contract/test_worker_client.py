@@ -1,5 +1,5 @@
 """The worker's side of the contract, pinned by the typed client export workers use
-(`service/client.py`, also behind `framestate simulate-export`), against a real server."""
+(`service/commands/worker_client.py`, also behind `framestate simulate-export`), against a real server."""
 
 import io
 from collections.abc import AsyncIterator
@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from fsm.facts import JobType
+from service.commands.outcomes import CannotRun, Exit
 from service.commands.simulate import simulate_export
 from service.commands.worker_client import (
     ExportAlreadyActiveError,
@@ -74,6 +75,7 @@ async def test_simulate_export_plays_a_worker_to_the_end(server_url: str, projec
     async with httpx.AsyncClient(base_url=server_url) as http:
         card = (await http.get(f"/v1/projects/{project_id}")).json()
     assert (card["status"], card["working_video"]["version"], card["final_video"]) == ("framed", 1, None)
-    refused = io.StringIO()
-    assert await simulate_export(server_url, "0" * 32, JobType.FRAMING, seconds=0.1, out=refused) == 1
-    assert "refused" in refused.getvalue()
+    with pytest.raises(CannotRun) as refused:
+        await simulate_export(server_url, "0" * 32, JobType.FRAMING, seconds=0.1, out=io.StringIO())
+    assert refused.value.status == Exit.REFUSED
+    assert "refused the export" in str(refused.value)

@@ -220,6 +220,25 @@ async def test_behind_a_tls_proxy_the_forwarded_scheme_is_the_service_s_own(cook
     assert_problem(response, 403, "cross_site_request")
 
 
-async def test_options_on_the_session_lists_both_methods(api: Api) -> None:
+async def test_options_on_the_session_lists_its_methods(api: Api) -> None:
     response = await api.call("OPTIONS", "/v1/session", 204)
-    assert response.headers["allow"] == "DELETE, OPTIONS, POST"
+    assert response.headers["allow"] == "DELETE, GET, OPTIONS, POST"
+
+
+async def test_the_session_says_who_is_signed_in_until_it_is_cleared(api: Api) -> None:
+    """The board cannot read its cookie: it asks who it is signed in as."""
+    assert_problem(await api.call("GET", "/v1/session"), 401, "unauthorized")
+    await api.call("POST", "/v1/session", 204, headers=BEARER)
+    session = await api.json("GET", "/v1/session", 200)
+    assert (session["auth"], session["sub"], session["role"]) == (True, "alice", "client")
+    assert session["expires_at"] > "2026"
+    worker = await api.json("GET", "/v1/session", 200, headers={"Authorization": f"Bearer {RENDERER}"})
+    assert (worker["sub"], worker["role"]) == ("renderer", "worker")
+    await api.call("DELETE", "/v1/session", 204)
+    assert_problem(await api.call("GET", "/v1/session"), 401, "unauthorized")
+
+
+async def test_with_auth_off_the_session_says_so(settings: Settings) -> None:
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        response = await client.get("/v1/session")
+        assert response.json() == {"auth": False, "sub": None, "role": None, "expires_at": None}

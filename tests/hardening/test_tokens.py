@@ -169,3 +169,35 @@ async def test_a_sub_of_1_to_200_printable_characters_is_taken_and_owns_its_proj
     ]
     history = (await api.call("GET", f"/v1/projects/{created['id']}/history", 200, headers=headers)).json()
     assert history[0]["actor"] == sub
+
+
+def _without(claim: str) -> str:
+    now = int(time.time())
+    claims = {"sub": "alice", "role": "client", "iat": now, "exp": now + 600}
+    del claims[claim]
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    signing_input = f"{header}.{_b64(json.dumps(claims).encode())}"
+    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+@pytest.mark.parametrize(
+    ("token", "words"),
+    [
+        (_without("exp"), "no `exp` claim"),
+        (_without("iat"), "no `iat` claim"),
+        (_without("sub"), "no `sub` claim"),
+        (_signed(exp=int(time.time()) - 60), "has expired"),
+        (_signed()[:-4] + "AAAA", "not signed with this service's secret"),
+        ("not-a-jwt", "not a JWT"),
+    ],
+    ids=["no-exp", "no-iat", "no-sub", "expired", "other-secret", "not-a-jwt"],
+)
+async def test_a_refused_token_s_401_says_what_is_wrong_with_it(api: Api, token: str, words: str) -> None:
+    """A token made by hand is refused with the reason, and what a token needs."""
+    body = assert_problem(
+        await api.call("GET", "/v1/projects", headers={"Authorization": f"Bearer {token}"}),
+        401,
+        "unauthorized",
+    )
+    assert words in body["detail"]

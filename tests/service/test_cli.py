@@ -1,6 +1,7 @@
 """The `framestate` command, run as a user runs it."""
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from fsm.diagram import mermaid
+from service.commands.outcomes import Exit
 from tests.servers import ROOT, running_server
 
 CLI = [sys.executable, "-m", "service.commands.cli"]
@@ -70,3 +72,23 @@ def test_serve_migrates_serves_and_a_restarted_server_answers_the_same(fresh_url
         client.post(f"/v1/exports/{job['id']}/succeed", json={"output_uri": "file:///out.mp4"})
         assert client.get(f"/v1/projects/{project['id']}").json()["status"] == "framed"
         assert client.get("/schema/openapi.json").json()["info"]["title"] == "framestate"
+
+
+def test_help_says_the_defaults_a_new_user_gets() -> None:
+    serve = _run("serve", "--help")
+    assert serve.returncode == 0
+    assert "(default 127.0.0.1)" in serve.stdout
+    assert "(default 8000)" in serve.stdout
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    targets = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, env={**os.environ, "PORT": "8123"}, capture_output=True, text=True
+    )
+    assert "serve the API on 127.0.0.1:8123" in targets.stdout
+    assert "$(" not in targets.stdout
+
+
+def test_the_readme_lists_every_exit_status() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for status in Exit:
+        assert f"\n| {status.value} | " in readme, f"exit status {status.value} ({status.name}) is not listed"

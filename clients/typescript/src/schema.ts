@@ -427,7 +427,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Who the board (or any caller) is signed in as */
+        get: operations["getSession"];
         put?: never;
         /** Keep a client token in the board's HttpOnly cookie */
         post: operations["openSession"];
@@ -791,6 +792,11 @@ export interface components {
         Recovered: {
             recovered: number;
         };
+        /**
+         * Role
+         * @enum {string}
+         */
+        Role: "client" | "worker";
         /** SecretOut */
         SecretOut: {
             secret: string;
@@ -798,6 +804,13 @@ export interface components {
         /** SentTestEvent */
         SentTestEvent: {
             delivery_id: string;
+        };
+        /** SessionOut */
+        SessionOut: {
+            auth: boolean;
+            sub: string | null;
+            role: components["schemas"]["Role"] | null;
+            expires_at: string | null;
         };
         /** StateMachineOut */
         StateMachineOut: {
@@ -807,6 +820,7 @@ export interface components {
             };
             transitions: components["schemas"]["TransitionOut"][];
             mermaid: string;
+            job_timeout_s: number;
         };
         /**
          * Status
@@ -3339,6 +3353,47 @@ export interface operations {
             };
             /** @description Problem JSON: `not_ready` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "Content-Security-Policy"?: string;
+                    "Referrer-Policy"?: string;
+                    "X-Content-Type-Options"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionOut"];
+                };
+            };
+            /** @description Problem JSON: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem JSON: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,29 +1,46 @@
 // The inspector: a panel for one project with the state machine drawn from GET /v1/state-machine
-// (its current state highlighted, the actions allowed now marked) and its history as a timeline.
-// It follows the project through the board's own event stream (the `framestate:project` and
-// `framestate:deleted` events board.js dispatches). Text is only ever set with textContent.
+// (its current state highlighted, the actions allowed now marked), its clips, and its history as a
+// timeline. It follows the project through the board's own event stream (the `framestate:project`
+// and `framestate:deleted` events board.js dispatches). Text is only ever set with textContent.
 "use strict";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const STATE_LABELS = {
-  not_started: "Not Started",
-  in_progress: "In Progress",
-  framed: "Framed",
-  exporting_framing: "Framing…",
-  exporting_overlay: "Overlay…",
-  complete: "Complete",
-};
-// A hand-made layout of the six states (boxes: x, y of the top-left corner).
-const BOX = { width: 124, height: 40 };
+
+// The diagram, laid out by hand in workflow order, left to right: the states a project rests in on
+// the top row, the two export states below them inside their composite `exporting`, each under
+// the gap between the resting states it leads from and to. An export that fails, is cancelled or
+// times out falls back to what the facts say, from either export state alike: those moves are
+// drawn once, from the composite's border. So no two arrows cross.
+const BOX = { width: 112, height: 36 };
 const LAYOUT = {
-  not_started: { x: 24, y: 150 },
-  in_progress: { x: 184, y: 150 },
-  framed: { x: 344, y: 60 },
-  complete: { x: 344, y: 240 },
-  exporting_framing: { x: 528, y: 80 },
-  exporting_overlay: { x: 528, y: 220 },
+  not_started: { x: 16, y: 92 },
+  in_progress: { x: 168, y: 92 },
+  framed: { x: 336, y: 92 },
+  complete: { x: 528, y: 92 },
+  exporting_framing: { x: 251, y: 212 },
+  exporting_overlay: { x: 432, y: 212 },
 };
-const VIEW = { width: 700, height: 320 };
+const COMPOSITE = { x: 235, y: 180, width: 325, height: 90, label: { x: 397, y: 262 } };
+const VIEW = { width: 660, height: 284 };
+const ENDINGS = new Set(["job_failed", "job_cancelled", "job_timed_out"]);
+// Each arrow's points (source end first), by "source>dest" ("exporting>…" for the composite's).
+const ARROWS = {
+  "not_started>in_progress": [[128, 104], [167, 104]],
+  "in_progress>not_started": [[168, 116], [129, 116]],
+  "in_progress>exporting_framing": [[262, 128], [274, 211]],
+  "framed>exporting_framing": [[346, 128], [338, 211]],
+  "exporting_framing>framed": [[352, 212], [360, 129]],
+  "complete>exporting_framing": [[566, 92], [566, 44], [307, 44], [307, 211]],
+  "framed>exporting_overlay": [[428, 128], [448, 211]],
+  "complete>exporting_overlay": [[540, 128], [520, 211]],
+  "exporting_overlay>complete": [[530, 212], [550, 129]],
+  "exporting_overlay>exporting_framing": [[432, 224], [364, 224]],
+  "exporting_framing>exporting_overlay": [[363, 238], [431, 238]],
+  "exporting>not_started": [[235, 252], [72, 252], [72, 129]],
+  "exporting>in_progress": [[235, 200], [210, 200], [210, 129]],
+  "exporting>framed": [[392, 180], [392, 129]],
+  "exporting>complete": [[560, 244], [616, 244], [616, 129]],
+};
 
 const inspector = {
   projectId: null,
@@ -31,6 +48,7 @@ const inspector = {
   machine: null,
   historyVersion: -1,
   historyStatus: null,
+  clipCounts: null,
   opener: null,
 };
 
@@ -45,78 +63,147 @@ function center(state) {
   return { x: box.x + BOX.width / 2, y: box.y + BOX.height / 2 };
 }
 
-// Where the segment from the centre of `state`'s box towards `toward` leaves the box.
-function edgePoint(state, toward) {
-  const c = center(state);
-  const dx = toward.x - c.x;
-  const dy = toward.y - c.y;
-  const scale = 1 / Math.max(Math.abs(dx) / (BOX.width / 2 + 4), Math.abs(dy) / (BOX.height / 2 + 4), 1e-9);
-  return { x: c.x + dx * scale, y: c.y + dy * scale };
+// The arrow a transition is drawn along.
+function arrowOf(transition, machine) {
+  const inComposite = (state) => Object.values(machine.composite).some((children) => children.includes(state));
+  if (ENDINGS.has(transition.action) && inComposite(transition.source) && !inComposite(transition.dest)) {
+    return `exporting>${transition.dest}`;
+  }
+  return `${transition.source}>${transition.dest}`;
 }
 
-// The two ends of the arrow source → dest; an arrow with one back the other way is moved aside.
-function ends(source, dest, transitions) {
-  const from = edgePoint(source, center(dest));
-  const to = edgePoint(dest, center(source));
-  if (!transitions.some((t) => t.source === dest && t.dest === source)) return [from, to];
-  const length = Math.hypot(to.x - from.x, to.y - from.y) || 1;
-  const nx = ((to.y - from.y) / length) * 4;
-  const ny = (-(to.x - from.x) / length) * 4;
-  return [{ x: from.x + nx, y: from.y + ny }, { x: to.x + nx, y: to.y + ny }];
+function pointsOf(key) {
+  const [source, dest] = key.split(">");
+  return ARROWS[key] || [[center(source).x, center(source).y], [center(dest).x, center(dest).y]];
+}
+
+function pathOf(key) {
+  const [source, dest] = key.split(">");
+  if (source === dest) {
+    const box = LAYOUT[source];
+    const x = box.x + BOX.width / 2;
+    const below = source.startsWith("exporting");
+    const y = below ? box.y + BOX.height : box.y;
+    const bend = below ? 24 : -24;
+    return `M${x - 16},${y} C${x - 16},${y + bend} ${x + 16},${y + bend} ${x + 16},${y + (below ? 1 : -1)}`;
+  }
+  return pointsOf(key).map(([x, y], i) => `${i ? "L" : "M"}${x},${y}`).join(" ");
+}
+
+// Where an arrow's label goes: beside the middle of its longest stretch (below a loop).
+function labelPlace(key) {
+  const [source, dest] = key.split(">");
+  if (source === dest) {
+    const c = center(source);
+    return { x: c.x, y: c.y + (source.startsWith("exporting") ? 46 : -34), anchor: "middle" };
+  }
+  const points = pointsOf(key);
+  let longest = 1;
+  const length = (i) => Math.hypot(points[i][0] - points[i - 1][0], points[i][1] - points[i - 1][1]);
+  for (let i = 2; i < points.length; i += 1) if (length(i) > length(longest)) longest = i;
+  const [[x1, y1], [x2, y2]] = [points[longest - 1], points[longest]];
+  const x = (x1 + x2) / 2;
+  const y = (y1 + y2) / 2;
+  if (Math.abs(x2 - x1) > Math.abs(y2 - y1)) return { x, y: y - 7, anchor: "middle" };
+  return { x: x + 8, y: y + 4, anchor: "start" };
+}
+
+function arrowWords(key, rows) {
+  const [source, dest] = key.split(">");
+  const from = source === "exporting" ? "Framing… or Overlay…" : statusLabel(source);
+  const guards = [...new Set(rows.map((row) => row.guard).filter(Boolean))];
+  return {
+    label: actionsInWords(rows.map((row) => row.action)),
+    move: `${from} → ${statusLabel(dest)}`,
+    when: guards.length ? `when ${guards.join("; or when ")}` : "",
+  };
+}
+
+function showArrow(group) {
+  const label = group.ownerSVGElement.querySelector(".edge-label");
+  const words = group.words;
+  label.textContent = words.label;
+  const place = labelPlace(group.dataset.arrow);
+  const width = label.getComputedTextLength();
+  let { x, anchor } = place;
+  if (anchor === "start" && x + width > VIEW.width - 4) [x, anchor] = [x - 16, "end"];
+  if (anchor === "middle") x = Math.min(Math.max(x, width / 2 + 4), VIEW.width - width / 2 - 4);
+  label.setAttribute("x", String(x));
+  label.setAttribute("y", String(place.y));
+  label.setAttribute("text-anchor", anchor);
+  label.classList.add("shown");
+  document.getElementById("inspector-edge").textContent = `${words.label}: ${words.move}${words.when ? `, ${words.when}` : ""}.`;
+}
+
+const EDGE_HINT = document.getElementById("inspector-edge").textContent;
+
+function hideArrow(group) {
+  group.ownerSVGElement.querySelector(".edge-label").classList.remove("shown");
+  document.getElementById("inspector-edge").textContent = EDGE_HINT;
+}
+
+function drawArrow(key, rows) {
+  const group = svg("g", { class: "edge", tabindex: 0, "data-arrow": key, role: "img" });
+  group.words = arrowWords(key, rows);
+  group.setAttribute("aria-label", `${group.words.label}: ${group.words.move}`);
+  const title = svg("title");
+  title.textContent = `${group.words.label}: ${group.words.move}${group.words.when ? `, ${group.words.when}` : ""}`;
+  group.append(title);
+  group.append(svg("path", { d: pathOf(key), class: "hit" }));
+  group.append(svg("path", { d: pathOf(key), class: "line", "marker-end": "url(#arrow)" }));
+  for (const [event, handler] of [["mouseenter", showArrow], ["focus", showArrow], ["mouseleave", hideArrow], ["blur", hideArrow]]) {
+    group.addEventListener(event, () => handler(group));
+  }
+  return group;
 }
 
 function drawDiagram(machine) {
   const root = svg("svg", {
     viewBox: `0 0 ${VIEW.width} ${VIEW.height}`,
-    role: "img",
+    role: "group",
     class: "machine",
     "aria-labelledby": "machine-title",
   });
   const title = svg("title", { id: "machine-title" });
-  title.textContent = "The state machine, with the project's current state highlighted";
+  title.textContent = "The state machine, in workflow order, with the project's current state highlighted";
   root.append(title);
   const defs = svg("defs");
   for (const [id, cls] of [["arrow", "arrowhead"], ["arrow-allowed", "arrowhead allowed"]]) {
     const marker = svg("marker", {
-      id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse",
+      id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8, markerHeight: 8, markerUnits: "userSpaceOnUse",
+      orient: "auto-start-reverse",
     });
     marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: cls }));
     defs.append(marker);
   }
   root.append(defs);
 
-  for (const [composite, children] of Object.entries(machine.composite)) {
-    const xs = children.map((s) => LAYOUT[s].x);
-    const ys = children.map((s) => LAYOUT[s].y);
+  for (const composite of Object.keys(machine.composite)) {
     const group = svg("g", { class: "composite", "data-composite": composite });
-    group.append(svg("rect", {
-      x: Math.min(...xs) - 18, y: Math.min(...ys) - 42, rx: 14,
-      width: BOX.width + 36, height: Math.max(...ys) - Math.min(...ys) + BOX.height + 60,
-    }));
-    const label = svg("text", { x: Math.min(...xs) - 6, y: Math.min(...ys) - 22, class: "composite-label" });
+    group.append(svg("rect", { x: COMPOSITE.x, y: COMPOSITE.y, width: COMPOSITE.width, height: COMPOSITE.height, rx: 14 }));
+    const label = svg("text", { ...COMPOSITE.label, "text-anchor": "middle", class: "composite-label" });
     label.textContent = composite;
     group.append(label);
     root.append(group);
   }
 
-  const edges = svg("g", { class: "edges" });
-  const drawn = new Set();
+  const rows = new Map();
   for (const t of machine.transitions) {
-    const key = `${t.source}->${t.dest}`;
-    if (t.source === t.dest || drawn.has(key)) continue;
-    drawn.add(key);
-    const [from, to] = ends(t.source, t.dest, machine.transitions);
-    const line = svg("line", { x1: from.x, y1: from.y, x2: to.x, y2: to.y, "marker-end": "url(#arrow)" });
-    line.dataset.source = t.source;
-    line.dataset.dest = t.dest;
-    edges.append(line);
+    const key = arrowOf(t, machine);
+    if (!rows.has(key)) rows.set(key, []);
+    rows.get(key).push(t);
+  }
+  const edges = svg("g", { class: "edges" });
+  for (const [key, arrowRows] of rows) {
+    const [source, dest] = key.split(">");
+    if (source !== dest) edges.append(drawArrow(key, arrowRows));
   }
   root.append(edges);
 
   const start = center("not_started");
-  root.append(svg("circle", { cx: 8, cy: start.y, r: 5, class: "initial" }));
+  root.append(svg("circle", { cx: 5, cy: start.y, r: 4, class: "initial" }));
   root.append(svg("line", {
-    x1: 13, y1: start.y, x2: LAYOUT.not_started.x - 1, y2: start.y, "marker-end": "url(#arrow)", class: "initial-edge",
+    x1: 9, y1: start.y, x2: LAYOUT.not_started.x - 1, y2: start.y, "marker-end": "url(#arrow)", class: "initial-edge",
   }));
 
   for (const state of machine.states) {
@@ -124,11 +211,13 @@ function drawDiagram(machine) {
     const group = svg("g", { class: "state", "data-state": state });
     group.append(svg("rect", { x: box.x, y: box.y, width: BOX.width, height: BOX.height, rx: 9 }));
     const text = svg("text", { x: box.x + BOX.width / 2, y: box.y + BOX.height / 2 + 4.5, "text-anchor": "middle" });
-    text.textContent = STATE_LABELS[state] || state;
+    text.textContent = statusLabel(state);
     group.append(text);
     root.append(group);
   }
-  root.append(svg("g", { class: "allowed-edges" }));
+  root.append(svg("g", { class: "loops" }));
+  root.append(svg("text", { class: "edge-label", "text-anchor": "middle", x: 0, y: 0 }));
+  root.rows = rows;
   return root;
 }
 
@@ -153,38 +242,36 @@ function showState(project) {
   }
   const composite = root.querySelector(".composite");
   if (composite) composite.classList.toggle("current", project.is_exporting);
-  const layer = root.querySelector(".allowed-edges");
-  layer.replaceChildren();
+  for (const edge of root.querySelectorAll(".edge.allowed-edge")) {
+    edge.classList.remove("allowed-edge");
+    edge.querySelector(".line").setAttribute("marker-end", "url(#arrow)");
+  }
+  root.querySelector(".loops").replaceChildren();
   const moves = allowedMoves(project);
-  for (const line of root.querySelectorAll(".edges line")) line.classList.remove("allowed");
   for (const move of moves) {
-    const group = svg("g", { class: "allowed-edge", "data-action": move.action });
-    if (move.source === move.dest) {
-      const box = LAYOUT[move.source];
-      const x = box.x + BOX.width;
-      const y = box.y + BOX.height / 2;
-      group.append(svg("path", {
-        d: `M${x},${y - 12} C${x + 34},${y - 30} ${x + 34},${y + 30} ${x + 2},${y + 12}`,
-        "marker-end": "url(#arrow-allowed)",
-      }));
-    } else {
-      const [from, to] = ends(move.source, move.dest, inspector.machine.transitions);
-      group.append(svg("line", { x1: from.x, y1: from.y, x2: to.x, y2: to.y, "marker-end": "url(#arrow-allowed)" }));
+    const key = arrowOf(move, inspector.machine);
+    let edge = root.querySelector(`.edge[data-arrow="${key}"]`);
+    if (!edge) {
+      edge = drawArrow(key, root.rows.get(key) || [move]);
+      edge.classList.add("loop");
+      root.querySelector(".loops").append(edge);
     }
-    root.querySelector(".allowed-edges").append(group);
+    edge.classList.add("allowed-edge");
+    edge.dataset.action = move.action;
+    edge.querySelector(".line").setAttribute("marker-end", "url(#arrow-allowed)");
   }
   const list = document.getElementById("inspector-actions");
   list.replaceChildren();
   for (const move of moves) {
     const item = document.createElement("li");
     item.dataset.action = move.action;
-    item.textContent = `${move.action} → ${STATE_LABELS[move.dest] || move.dest}`;
+    item.textContent = `${actionWords(move.action)} → ${statusLabel(move.dest)}`;
     list.append(item);
   }
   if (!moves.length) {
     const item = document.createElement("li");
     item.className = "none";
-    item.textContent = "No export can start now";
+    item.textContent = nextStep(project) || "No export can start now";
     list.append(item);
   }
   document.getElementById("inspector-title").textContent = project.name;
@@ -223,12 +310,12 @@ function showHistory(rows) {
     time.textContent = when.short;
     time.className = "when";
     item.append(time);
-    cell(item, "action", entry.action);
-    const move = cell(item, "move", `${entry.from_status ? STATE_LABELS[entry.from_status] : "·"} → ${STATE_LABELS[entry.to_status]}`);
+    cell(item, "action", actionWords(entry.action));
+    const move = cell(item, "move", `${entry.from_status ? statusLabel(entry.from_status) : "·"} → ${statusLabel(entry.to_status)}`);
     move.dataset.to = entry.to_status;
-    cell(item, "actor", entry.actor || "—", "actor");
+    cell(item, "actor", entry.actor || "—", "who");
     if (entry.job_id) cell(item, "job", `job ${entry.job_id.slice(0, 8)}`, entry.job_id);
-    if (entry.reason) cell(item, "reason", entry.reason, "reason");
+    if (entry.reason) cell(item, "reason", entry.reason, "why");
     list.prepend(item); // newest first
   }
 }
@@ -238,6 +325,25 @@ async function refreshHistory(project) {
   inspector.historyStatus = project.status;
   const rows = await api("GET", `/v1/projects/${encodeURIComponent(project.id)}/history`);
   if (inspector.projectId === project.id) showHistory(rows);
+}
+
+async function refreshClips(project) {
+  inspector.clipCounts = `${project.clip_count}/${project.framed_clip_count}`;
+  const clips = await api("GET", `/v1/projects/${encodeURIComponent(project.id)}/clips`);
+  if (inspector.projectId !== project.id) return;
+  const list = document.getElementById("inspector-clips");
+  list.replaceChildren();
+  clips.forEach((clip, index) => {
+    const item = document.createElement("li");
+    item.dataset.clipId = clip.id;
+    cell(item, "clip-name", `Clip ${index + 1}`);
+    cell(item, clip.crop_data ? "clip-framed" : "clip-unframed", clip.crop_data ? "framed" : "not framed");
+    const path = `/v1/projects/${encodeURIComponent(project.id)}/clips/${encodeURIComponent(clip.id)}`;
+    item.append(button("Remove", "button small", () => api("DELETE", path)));
+    list.append(item);
+  });
+  const framed = clips.filter((clip) => clip.crop_data).length;
+  document.getElementById("inspector-clip-count").textContent = clips.length ? `${clips.length}, ${framed} framed` : "none yet";
 }
 
 function follow(project) {
@@ -251,6 +357,9 @@ function follow(project) {
   } else {
     inspector.historyVersion = project.version;
   }
+  if (`${project.clip_count}/${project.framed_clip_count}` !== inspector.clipCounts) {
+    refreshClips(project).catch((error) => showNotice(error.message));
+  }
 }
 
 async function openInspector(project, opener) {
@@ -259,11 +368,13 @@ async function openInspector(project, opener) {
   inspector.project = null;
   inspector.historyStatus = null;
   inspector.historyVersion = -1;
+  inspector.clipCounts = null;
   inspector.opener = opener || null;
-  if (!inspector.machine) inspector.machine = await api("GET", "/v1/state-machine");
+  if (!inspector.machine) inspector.machine = await stateMachine();
   const diagram = document.getElementById("inspector-diagram");
   if (!diagram.firstElementChild) diagram.append(drawDiagram(inspector.machine));
   document.getElementById("inspector-history").replaceChildren();
+  document.getElementById("inspector-clips").replaceChildren();
   panel.hidden = false;
   document.body.classList.add("inspecting");
   follow(project);
@@ -285,7 +396,18 @@ document.addEventListener("framestate:project", (event) => follow(event.detail))
 document.addEventListener("framestate:deleted", (event) => {
   if (event.detail.id === inspector.projectId) closeInspector();
 });
+document.addEventListener("framestate:signed-out", closeInspector);
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") closeInspector();
+  if (event.key === "Escape" && !document.querySelector("dialog[open]")) closeInspector();
 });
 document.getElementById("inspector-close").addEventListener("click", closeInspector);
+document.getElementById("inspector-add-clip").addEventListener("click", (event) => {
+  const add = event.currentTarget;
+  act(add, async () => {
+    await addFramedClip(inspector.projectId);
+    add.disabled = false;
+  });
+});
+document.getElementById("inspector-delete").addEventListener("click", () => {
+  if (inspector.project) openDeleteDialog(inspector.project);
+});

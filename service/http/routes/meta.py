@@ -26,8 +26,9 @@ from service.schemas import Health, StateMachineOut
     opt=ANYONE,
     **documented("getStateMachine", "meta", "The state machine: states, transitions, diagram"),
 )
-def state_machine() -> StateMachineOut:
-    return msgspec.convert(describe(), StateMachineOut)
+def state_machine(ctx: Ctx) -> StateMachineOut:
+    """The machine, and the silence after which the service fails an active job (`job_timed_out`)."""
+    return msgspec.convert({**describe(), "job_timeout_s": ctx.settings.job_timeout_s}, StateMachineOut)
 
 
 BOARD_DIR = Path(__file__).resolve().parent.parent / "board"
@@ -40,6 +41,7 @@ def board() -> File:
 
 
 BOARD_MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
+ICON = "image/vnd.microsoft.icon"
 BOARD_ASSETS = {path.name: path for path in BOARD_DIR.iterdir() if path.suffix in BOARD_MEDIA_TYPES}
 
 
@@ -50,6 +52,12 @@ def board_asset(name: FromPath[str]) -> File:
         raise NotFound(f"No board file {name!r}.")
     path = BOARD_ASSETS[name]
     return File(path, content_disposition_type="inline", media_type=BOARD_MEDIA_TYPES[path.suffix])
+
+
+@get("/favicon.ico", include_in_schema=False, sync_to_thread=False)
+def favicon() -> File:
+    """The board's icon, where browsers look for one."""
+    return File(BOARD_DIR / "favicon.ico", content_disposition_type="inline", media_type=ICON)
 
 
 @get(
@@ -105,4 +113,5 @@ HANDLERS: list[HTTPRouteHandler] = [
     prometheus_metrics,
     board,
     board_asset,
+    favicon,
 ]
