@@ -61,21 +61,30 @@ def upgrade() -> None:
     op.add_column("webhook_delivery", sa.Column("job_id", sa.String(length=32), nullable=True))
     op.add_column("webhook_delivery", sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
-        "ix_webhook_delivery_job_id",
+        "ix_webhook_delivery_job_id_endpoint_id",
         "webhook_delivery",
-        ["job_id"],
+        ["job_id", "endpoint_id"],
         unique=False,
         postgresql_where=sa.text("job_id IS NOT NULL"),
         sqlite_where=sa.text("job_id IS NOT NULL"),
     )
     op.create_index("ix_webhook_delivery_created_at", "webhook_delivery", ["created_at"], unique=False)
+    op.create_index(
+        "ix_webhook_delivery_pending_seq",
+        "webhook_delivery",
+        ["seq"],
+        unique=False,
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    )
     _widen(sa.Integer(), SEQUENCE)
 
 
 def downgrade() -> None:
     _widen(SEQUENCE, sa.Integer())
+    op.drop_index("ix_webhook_delivery_pending_seq", table_name="webhook_delivery")
     op.drop_index("ix_webhook_delivery_created_at", table_name="webhook_delivery")
-    op.drop_index("ix_webhook_delivery_job_id", table_name="webhook_delivery")
+    op.drop_index("ix_webhook_delivery_job_id_endpoint_id", table_name="webhook_delivery")
     op.drop_column("webhook_delivery", "attempted_at")
     op.drop_column("webhook_delivery", "job_id")
     op.drop_index("ix_webhook_event_created_at", table_name="webhook_event")

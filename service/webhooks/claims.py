@@ -57,6 +57,8 @@ class Claim:
     started: datetime
     job_id: str | None = None
     """The job of a progress delivery."""
+    failing: bool = False
+    """Whether the endpoint was in a run of failed attempts when this was claimed."""
 
 
 def is_due(now: datetime) -> ColumnElement[bool]:
@@ -136,19 +138,29 @@ async def claim_due(
     session: AsyncSession, limit: int, now: datetime, shares: Shares, *, ctx: Context
 ) -> tuple[list[Claim], bool]:
     """Lease up to `limit` due deliveries, each the first pending one of its endpoint and project,
-    of enabled endpoints, within the room each endpoint and owner has left; True with them when
-    some were left for lack of room (a claim right away would find others)."""
-    delivery, earlier = WebhookDelivery, aliased(WebhookDelivery)
+    of enabled endpoints, within the room each endpoint and owner has left, and no progress delivery
+    within the progress interval of the last attempt at its job's progress to its endpoint (counted
+    from when that attempt's request went out, once it is recorded); True with them when some were
+    left for lack of room (a claim right away would find others)."""
+    delivery, earlier, other = WebhookDelivery, aliased(WebhookDelivery), aliased(WebhookDelivery)
     waits_behind = exists().where(
         col(earlier.endpoint_id) == col(delivery.endpoint_id),
         col(earlier.project_id) == col(delivery.project_id),
         col(earlier.status) == PENDING,
         col(earlier.seq) < col(delivery.seq),
     )
+    interval = timedelta(seconds=ctx.settings.webhook_progress_interval_s)
+    progress_sent_lately = exists().where(
+        col(other.job_id) == col(delivery.job_id),
+        col(other.endpoint_id) == col(delivery.endpoint_id),
+        col(other.seq) != col(delivery.seq),
+        col(other.attempted_at) > now - interval,
+    )
+    spaced = or_(col(delivery.job_id).is_(None), ~progress_sent_lately)
     due = (
         select(delivery.seq, delivery.endpoint_id, WebhookEndpoint.owner)
         .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(delivery.endpoint_id))
-        .where(is_due(now), col(WebhookEndpoint.enabled), ~waits_behind, *_not_full(shares))
+        .where(is_due(now), col(WebhookEndpoint.enabled), ~waits_behind, spaced, *_not_full(shares))
         .order_by(col(delivery.seq))
         .limit(limit)
         .with_for_update(skip_locked=True, of=delivery)
@@ -186,6 +198,7 @@ async def claim_due(
             owner=endpoint.owner,
             started=now,
             job_id=d.job_id,
+            failing=endpoint.failing_since is not None,
         )
         for d, e, endpoint in rows.all()
     ]

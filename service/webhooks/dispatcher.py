@@ -32,10 +32,8 @@ from service.webhooks.claims import (
 from service.webhooks.fanout import BATCH, fan_out
 from service.webhooks.outcomes import (
     RECORD,
-    SPACE_PROGRESS,
     Attempted,
     outcome_of,
-    progress_spacing,
     record_endpoints,
     retry_after,
 )
@@ -118,8 +116,6 @@ class Dispatcher:
             if outcomes:  # endpoints before deliveries: the order in which deleting an endpoint locks them
                 disabled = await record_endpoints(conn, done, now, settings)
                 await conn.execute(RECORD, [row for _, row in outcomes])
-                if spacing := progress_spacing(done, settings):
-                    await conn.execute(SPACE_PROGRESS, spacing)
             fanned = await fan_out(conn, settings=settings, now=now) if free > 0 else None
             claims, more = (
                 await claim_due(session, free, now, self.shares, ctx=self.ctx) if free > 0 else ([], False)

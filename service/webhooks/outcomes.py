@@ -82,6 +82,7 @@ RECORD = (
         last_error=bindparam("b_error"),
         delivered_at=bindparam("b_delivered_at"),
         next_attempt_at=bindparam("b_next"),
+        attempted_at=bindparam("b_sent_at"),
         lease_until=None,
         lease_token=None,
     )
@@ -102,6 +103,7 @@ def outcome_of(attempted: Attempted, now: datetime, settings: Settings) -> tuple
         "b_status": DeliveryStatus.PENDING.value,
         "b_delivered_at": None,
         "b_next": None,
+        "b_sent_at": attempted.sent_at or claim.started,
     }
     if error is None:
         row.update(b_status=DeliveryStatus.DELIVERED.value, b_delivered_at=now)
@@ -116,46 +118,17 @@ def outcome_of(attempted: Attempted, now: datetime, settings: Settings) -> tuple
     return "retried", row
 
 
-SPACE_PROGRESS = (
-    update(DELIVERY)
-    .where(
-        DELIVERY.c.endpoint_id == bindparam("b_endpoint"),
-        DELIVERY.c.job_id == bindparam("b_job"),
-        DELIVERY.c.id != bindparam("b_id"),
-        DELIVERY.c.status == DeliveryStatus.PENDING.value,
-        DELIVERY.c.next_attempt_at < bindparam("b_not_before"),
-    )
-    .values(next_attempt_at=bindparam("b_not_before"))
-)
-"""The next progress delivery of a job to an endpoint goes no sooner than an interval after this one
-went out: measured from the request itself, not from its claim."""
-
-
-def progress_spacing(done: Sequence[Attempted], settings: Settings) -> list[dict[str, Any]]:
-    """The parameters of `SPACE_PROGRESS` for the progress attempts of a batch."""
-    interval = timedelta(seconds=settings.webhook_progress_interval_s)
-    return [
-        {
-            "b_endpoint": a.claim.endpoint_id,
-            "b_job": a.claim.job_id,
-            "b_id": a.claim.delivery_id,
-            "b_not_before": a.sent_at + interval,
-        }
-        for a in done
-        if a.claim.job_id is not None and a.sent_at is not None
-    ]
-
-
 async def record_endpoints(
     conn: AsyncConnection, done: Sequence[Attempted], now: datetime, settings: Settings
 ) -> list[tuple[str, str]]:
     """What the batch's attempts say of their endpoints: the latest attempt of each decides whether
     its run of failures goes on (from its first failure) or is over; a 410, or a run of failures
-    past the window, disables it. The (endpoint, reason) of each one disabled now."""
+    past the window, disables it. The (endpoint, reason) of each one disabled now. A batch of
+    successes to endpoints that were not failing writes nothing here."""
     latest: dict[str, Attempted] = {}
     for attempted in sorted(done, key=lambda a: a.claim.started):
         latest[attempted.claim.endpoint_id] = attempted
-    healthy = [e for e, a in latest.items() if a.error is None]
+    healthy = [e for e, a in latest.items() if a.error is None and a.claim.failing]
     failing = [e for e, a in latest.items() if a.error is not None]
     gone = [e for e, a in latest.items() if a.status_code == 410]
     if healthy:

@@ -145,7 +145,16 @@ class WebhookDelivery(SQLModel, table=True):
             sqlite_where=PENDING_ONLY,
         ),
         Index("ix_webhook_delivery_endpoint_id_seq", "endpoint_id", "seq"),
-        Index("ix_webhook_delivery_job_id", "job_id", postgresql_where=WITH_JOB, sqlite_where=WITH_JOB),
+        Index(
+            "ix_webhook_delivery_job_id_endpoint_id",
+            "job_id",
+            "endpoint_id",
+            postgresql_where=WITH_JOB,
+            sqlite_where=WITH_JOB,
+        ),
+        Index(
+            "ix_webhook_delivery_pending_seq", "seq", postgresql_where=PENDING_ONLY, sqlite_where=PENDING_ONLY
+        ),
         Index("ix_webhook_delivery_created_at", "created_at"),
     )
 
