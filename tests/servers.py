@@ -1,9 +1,11 @@
 """Real server processes for the tests that need one: `framestate serve` on a free loopback port."""
 
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +18,18 @@ READY = "Application startup complete"
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 """What the tests let webhooks call: nothing they do may make the service send off this machine."""
 LOOPBACK_ONLY = "127.0.0.0/8,::1/128"
+
+
+def _accepting(port: int, process: subprocess.Popen[str], within_s: float = 10.0) -> bool:
+    """uvicorn says its application started just before it binds the port: wait for the bind."""
+    deadline = time.monotonic() + within_s
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,7 @@ def server_process(
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        if not ready.wait(60) or process.poll() is not None:
+        if not ready.wait(60) or process.poll() is not None or not _accepting(port, process):
             raise RuntimeError("framestate serve did not start:\n" + "".join(lines))
         yield ServerProcess(f"http://127.0.0.1:{port}", process, lines)
     finally:

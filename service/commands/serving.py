@@ -9,11 +9,13 @@ in flight, for the grace period less a reserve for the application's own shutdow
 """
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -22,6 +24,7 @@ from typing import Any
 
 import uvicorn
 from litestar import Litestar
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from service import lifecycle
 from service.http.connections import CappedH11Protocol
@@ -105,26 +108,58 @@ def _stopped(_signum: int, _frame: FrameType | None) -> None:
     sys.exit(0)
 
 
+class WorkerListener(socket.socket):
+    """The port of `serve --workers N`, held by the supervisor: bound with SO_REUSEPORT, so that a
+    port taken by another program stops the start, but never listening. Each worker it is handed to
+    receives a listening socket of its own on the same port instead of a copy of this one, so the
+    kernel spreads new connections evenly over the workers. On one shared socket, the worker that
+    happens to wake first accepts a whole burst (asyncio accepts up to the backlog at once), and
+    eight benchmark connections landed on one worker of two while the other idled.
+
+    The workers' sockets say IPPROTO_TCP, so asyncio also turns Nagle's algorithm off on their
+    connections (see `service.http.connections.no_delay`)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (reuse_port_socket, (self.family, self.getsockname()[:2]))
+
+
+def reuse_port_socket(family: int, address: tuple[str, int], cls: type[socket.socket] = socket.socket) -> Any:
+    sock = cls(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": settings.log_level.lower(),
+        "log_config": logging_config(settings),
+        "access_log": False,  # framestate writes its own access lines, with the request id
+        "http": CappedH11Protocol,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": in_flight_grace(settings),  # any number, not only an int
+    }
     metrics_dir = None
     if workers > 1:
         metrics_dir = tempfile.mkdtemp(prefix="framestate-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # the workers sum their metrics there
     signal.signal(signal.SIGTERM, _stopped)
     try:
-        uvicorn.run(
-            APP_FACTORY,
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=settings.log_level.lower(),
-            log_config=logging_config(settings),
-            access_log=False,  # framestate writes its own access lines, with the request id
-            http=CappedH11Protocol,
-            proxy_headers=False,
-            timeout_graceful_shutdown=in_flight_grace(settings),  # type: ignore[arg-type]  # any number
-        )
+        if workers == 1:
+            uvicorn.run(APP_FACTORY, **options)
+        else:
+            config = uvicorn.Config(APP_FACTORY, **options)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            listener = reuse_port_socket(family, (host, port), WorkerListener)
+            log.info("serving on http://%s:%d with %d worker processes", host, port, workers)
+            with contextlib.suppress(KeyboardInterrupt):
+                Multiprocess(config, sockets=[listener]).run()
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -12,8 +12,10 @@ limit per client address are for the proxy in front (see the README's "Security"
 """
 
 import asyncio
+import contextlib
 import logging
 import resource
+import socket
 from functools import lru_cache
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -39,8 +41,20 @@ def connection_cap() -> int:
     return default_cap(settings, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
+def no_delay(transport: asyncio.BaseTransport) -> None:
+    """Turn Nagle's algorithm off on a TCP connection. asyncio does it only when the listening
+    socket says IPPROTO_TCP, and the one uvicorn binds for `--workers N` says 0: without this a
+    worker's answer written in two parts waits for the client's delayed ACK, about 40 ms a request
+    on Linux (uvicorn issue #3149)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class CappedH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, which closes a connection at once when the cap is reached."""
+    """uvicorn's HTTP/1.1 protocol, which closes a connection at once when the cap is reached,
+    and sends without Nagle's delay in every process."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         held = len(self.connections)
@@ -51,6 +65,7 @@ class CappedH11Protocol(H11Protocol):
                 held,
             )
             return
+        no_delay(transport)
         super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
