@@ -82,14 +82,15 @@ class Receiver:
                 return
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
+            # Recorded before the answer goes out, so a delivery its sender saw answered is here.
+            async with self._changed:
+                self.answered.append((request, status))
+                self._changed.notify_all()
             lines = "".join(f"{name}: {value}\r\n" for name, value in extra.items())
             writer.write(
                 f"HTTP/1.1 {status} X\r\n{lines}Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
             )
             await writer.drain()
-            async with self._changed:
-                self.answered.append((request, status))
-                self._changed.notify_all()
         except ConnectionError:
             pass
         finally:

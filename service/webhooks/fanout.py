@@ -1,5 +1,6 @@
 """Fan-out: the dispatcher makes the deliveries of new events, in batches, outside the transactions
-of the changes that wrote them.
+of the changes that wrote them. An endpoint gets the events of changes made since it was created,
+not those that were only waiting for their fan-out when it was.
 
 Events are taken in the order of their project's `version` and their `position` in the change,
 which is the order in which they were committed, and their deliveries are inserted in that order,
@@ -158,16 +159,19 @@ class _Batch:
         return _Waiting(row=row)
 
 
-async def _subscribers(conn: AsyncConnection, types: set[str]) -> dict[str, list[tuple[str, str | None]]]:
+async def _subscribers(
+    conn: AsyncConnection, types: set[str]
+) -> dict[str, list[tuple[str, str | None, datetime]]]:
+    """The endpoints subscribed to each type, with their owner and when they were made."""
     query = (
-        select(SUBSCRIPTION.c.event_type, ENDPOINT.c.id, ENDPOINT.c.owner)
+        select(SUBSCRIPTION.c.event_type, ENDPOINT.c.id, ENDPOINT.c.owner, ENDPOINT.c.created_at)
         .join(ENDPOINT, ENDPOINT.c.id == SUBSCRIPTION.c.endpoint_id)
         .where(SUBSCRIPTION.c.event_type.in_(types))
         .order_by(ENDPOINT.c.id)
     )
-    found: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
-    for event_type, endpoint_id, owner in (await conn.execute(query)).all():
-        found[event_type].append((endpoint_id, owner))
+    found: dict[str, list[tuple[str, str | None, datetime]]] = defaultdict(list)
+    for event_type, endpoint_id, owner, created_at in (await conn.execute(query)).all():
+        found[event_type].append((endpoint_id, owner, as_utc(created_at)))
     return found
 
 
@@ -219,8 +223,9 @@ async def fan_out(conn: AsyncConnection, *, settings: Settings, now: datetime) -
     batch = _Batch(settings, now)
     await _load_waiting(conn, batch, events, postgres)
     for event in events:
-        for endpoint_id, owner in subscribers.get(event.type, ()):
-            if not settings.auth_on or owner == event.owner:
+        happened = as_utc(event.created_at)
+        for endpoint_id, owner, since in subscribers.get(event.type, ()):
+            if happened >= since and (not settings.auth_on or owner == event.owner):
                 batch.deliver(event, endpoint_id)
     if batch.skipped:
         await conn.execute(
