@@ -81,7 +81,7 @@ class RequestObserver:
                 return _DROPPED
             return send(message)
 
-        keep_body_send(scope, send_with_id)
+        keep_body_send(scope, send_with_id, send)
         try:
             while True:
                 await self.app(scope, receive, send_with_id)

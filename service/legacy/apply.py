@@ -3,8 +3,9 @@
 The projects to import and to sync of one batch share one transaction: each is written whole with
 its history row and the import's own row (`legacy_import`), so a run stopped anywhere leaves whole
 projects and the next run finishes the rest. Imports go by one `executemany` a table. On
-PostgreSQL each project written is announced with `pg_notify` in the same transaction, like any
-write, so event streams show it; no webhook event is made.
+PostgreSQL the projects written are announced with `pg_notify` in the same transaction (one
+notification for as many as fit, in the servers' format), so event streams show them; no webhook
+event is made.
 
 Every project passes the status cross-check of every write before its rows are sent: one that
 fails it (a bug) is logged as one and left out as a problem, and the others go on. A transaction
@@ -17,7 +18,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,13 +31,15 @@ from service.legacy.rows import ImportRows
 from service.legacy.source import first_line
 from service.legacy.sync import Refused, sync_project
 from service.legacy.target import LEGACY
-from service.live.hub import NOTIFY, notify_params
+from service.live.announcements import CHANNEL, NOTIFY, Announced, payloads
 from service.store.db import Database
 from service.store.faults import is_connection_fault
 from service.store.records import CLIP, HISTORY, JOB, PROJECT, VIDEO
 from service.store.tables import utcnow
 
 log = logging.getLogger("framestate")
+IMPORT_ORIGIN = "import"
+"""The sender named in the import's notifications (no server skips them as its own)."""
 TABLES = (
     ("projects", PROJECT),
     ("clips", CLIP),
@@ -100,13 +102,13 @@ class Writer:
         its rows is sent, so the others of the transaction go on."""
         now = utcnow()
         rows = ImportRows(owner=self.owner, now=now)
-        announced: list[dict[str, Any]] = []
+        announced: list[Announced] = []
         for item in work:
             if item.held is None:
                 with self._refusing(item, written):
                     record = rows.add(item.planned, Action.PROJECT_IMPORTED.value)
                     written.outcomes[record.id] = Outcome.IMPORTED
-                    announced.append(notify_params(record.id, record.version, record.owner))
+                    announced.append((record.id, record.version, record.owner))
         for name, bulk in self.inserts:
             await bulk.run(conn, getattr(rows, name))
         for item in work:
@@ -117,9 +119,10 @@ class Writer:
                     written.outcomes[project_id] = outcome
                     if outcome is Outcome.SYNCED:
                         version = (item.held.imported_version or 0) + 1
-                        announced.append(notify_params(project_id, version, item.held.owner))
+                        announced.append((project_id, version, item.held.owner))
         if self.postgres and announced:
-            await conn.execute(NOTIFY, announced)
+            notifications = payloads(IMPORT_ORIGIN, announced)
+            await conn.execute(NOTIFY, [{"channel": CHANNEL, "payload": p} for p in notifications])
 
     @contextmanager
     def _refusing(self, item: Work, written: Written) -> Iterator[None]:

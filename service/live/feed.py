@@ -1,7 +1,9 @@
 """One open event stream: its frames, from its subscription to the hub until it ends.
 
 A stream of one project skips what its snapshot already showed and ends after the project's
-deletion. Frames that waited while a client was slow are sent in one write.
+deletion. A stream of every project, once its first frame is out, has the hub write each frame at
+once where the server allows it (`service.live.sse.write_now`). Frames that waited while a client
+was slow are sent in one write.
 """
 
 import weakref
@@ -10,7 +12,7 @@ from collections.abc import Callable
 from litestar.types import Send
 
 from service import metrics
-from service.live.hub import KEEP_ALIVE, Events, Frame, Subscriber
+from service.live.hub import KEEP_ALIVE, Events, Frame, Subscriber, WriteNow
 from service.live.sse import frame_message
 
 RETRY_MS = 1000
@@ -43,13 +45,15 @@ class Feed:
         self._seen_version = seen_version
         self._end = weakref.finalize(self, end, events, subscriber, give_back)
 
-    async def run(self, send: Send) -> None:
+    async def run(self, send: Send, write: WriteNow | None = None) -> None:
         subscriber = self._subscriber
         per_project = subscriber.project_id is not None
         stream = "project" if per_project else "all"
         metrics.stream_opened(stream)
         try:
             await send(frame_message(self._first))
+            if not per_project:
+                subscriber.write_now = write
             while frames := await subscriber.take():
                 if not per_project and len(frames) == 1:
                     await send(frame_message(frames[0].data))  # the usual case: nothing to filter or join

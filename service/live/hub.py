@@ -1,12 +1,20 @@
 """Announcing committed changes of projects, and fanning them out to event-stream subscribers.
 
-A write stages its announcement inside its own transaction and confirms it after the commit
-(`stage`, then `committed`), so a refused or rolled-back request announces nothing:
+A write announces its change after its commit (`committed`), so a refused or rolled-back request
+announces nothing. The change goes at once to this process's own streams; on PostgreSQL it also
+waits, with the others committed meanwhile, for the process's announcer, which sends them all in
+one `pg_notify` on the LISTEN connection: PostgreSQL delivers it to every process LISTENing, and
+each skips what it announced itself.
 
-- on SQLite (one process) `committed` hands the change to this process's hub directly;
-- on PostgreSQL `stage` runs `pg_notify` in the transaction, which PostgreSQL delivers only on
-  commit, to every process LISTENing, this one included. The payload is the project id and its
-  version and owner, far below PostgreSQL's 8 kB cap, and no extra connection is opened per change.
+Why not a `pg_notify` inside each write's transaction: PostgreSQL takes one database-wide lock at
+the commit of every transaction that sent a notification, so the commits of concurrent writers go
+one at a time (`make bench-notify`: three quarters of the commit rate lost at 32 writers). A batch
+is one such commit per process however many writers it serves. An announcement that cannot be sent
+(the LISTEN connection is down) waits and goes when it is back; a process killed between a commit
+and its announcer's next round trip would leave other processes' streams one change behind, so
+every process watches the others' LISTEN connections (once a second, in `pg_stat_activity`): one
+that went away without saying goodbye (a process stopping says so in a last notification) ends
+every stream of the watching process, whose clients start again from a fresh snapshot.
 
 Each process loads a changed project's card once, encodes it once as an SSE frame, and hands the
 same bytes to every subscriber that wants it. Loads of one project run one at a time; a change that
@@ -17,34 +25,41 @@ nothing but its own buffer.
 """
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 
 import asyncpg
 import msgspec
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.live.announcements import (
+    ANNOUNCE_EVERY_S,
+    CHANNEL,
+    LISTEN_NAME,
+    PEER_CHECK_S,
+    PEERS,
+    Announced,
+    decode,
+    goodbye,
+    payloads,
+)
 from service.settings import Settings
 from service.store.owners import visible_to
 
-CHANNEL = "framestate"
-NOTIFY = text("SELECT pg_notify(:channel, :payload)")
-LISTEN_NAME = "framestate-listen"
-"""The LISTEN connection's `application_name`, to find it in `pg_stat_activity`."""
+LISTENER_TIMEOUT_S = 5.0
+"""The longest a statement on the LISTEN connection may take: one that hangs on a connection the
+database cut would otherwise hold the announcer (and readiness) for good."""
 SUBSCRIBER_BUFFER = 1000
 log = logging.getLogger("framestate")
 
 CardLoader = Callable[[str], Awaitable[msgspec.Struct | None]]
 """Loads a project's current card, or None when the project no longer exists."""
-
-
-def notify_params(project_id: str, version: int | None, owner: str | None) -> dict[str, str]:
-    """The arguments of the `pg_notify` (`NOTIFY`'s parameters) that announces a change of a project
-    on PostgreSQL: every process LISTENing loads its card (or, with no version, says it is gone)."""
-    return {"channel": CHANNEL, "payload": f"{project_id}:{'' if version is None else version}:{owner or ''}"}
+WriteNow = Callable[[bytes], bool]
+"""Writes a frame to a stream's socket at once, or says False (the frame must then go through the
+stream's task): see `service.live.sse.write_now`."""
 
 
 def sse_frame(event: str, data: bytes) -> bytes:
@@ -69,9 +84,12 @@ class Subscriber:
     """One open event stream: every project (`project_id` None) or one; with auth on, of one owner.
 
     Its frames wait in a plain list until the stream's task takes them all at once, woken by one
-    future: a change costs each subscriber an append and, when its stream was idle, one wake-up."""
+    future: a change costs each subscriber an append and, when its stream was idle, one wake-up.
+    With `write_now` (set by its stream once it may be used), a frame offered while nothing waits
+    and the task is not sending either is written at once, and the task is not woken at all: the
+    frames go out in the order they were offered."""
 
-    __slots__ = ("_frames", "_waiter", "closed", "limit", "owner", "project_id")
+    __slots__ = ("_frames", "_sending", "_waiter", "closed", "limit", "owner", "project_id", "write_now")
 
     def __init__(
         self, project_id: str | None, owner: str | None = None, limit: int = SUBSCRIBER_BUFFER
@@ -82,11 +100,24 @@ class Subscriber:
         self.closed = False
         self._frames: list[Frame] = []
         self._waiter: asyncio.Future[None] | None = None
+        self.write_now: WriteNow | None = None
+        self._sending = False
 
     def offer(self, frame: Frame) -> None:
         if self.closed or (frame is not KEEP_ALIVE and not visible_to(frame.owner, self.owner)):
             return
+        if (
+            not self._frames
+            and not self._sending
+            and self.write_now is not None
+            and self.write_now(frame.data)
+        ):
+            return
         if len(self._frames) >= self.limit:
+            log.info(
+                "closed an event stream %d changes behind its client (it starts again from a fresh snapshot)",
+                self.limit,
+            )
             self.close()
             return
         self._frames.append(frame)
@@ -100,7 +131,8 @@ class Subscriber:
 
     async def take(self) -> list[Frame]:
         """Every frame waiting, in order, once there is one; an empty list once the stream is closed
-        and drained."""
+        and drained. The stream's task calls it again once it has sent what it took."""
+        self._sending = False
         while not self._frames:
             if self.closed:
                 return []
@@ -110,6 +142,7 @@ class Subscriber:
             finally:
                 self._waiter = None
         frames, self._frames = self._frames, []
+        self._sending = True
         return frames
 
     def _wake(self) -> None:
@@ -128,22 +161,47 @@ class Events:
         self._loading: dict[str, bool] = {}  # project id -> another change arrived during the load
         self._listener: asyncpg.Connection | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._origin = uuid.uuid4().hex
+        """This process's mark on its announcements, to skip them when PostgreSQL delivers them back."""
+        self._unannounced: list[Announced] = []
+        self._announce = asyncio.Event()
+        self._sending = asyncio.Lock()
+        self._last_sent = 0.0
+        self._peers: set[int] | None = None
+        """The LISTEN connections' backends at the last check (None: none made on this one yet)."""
+        self._said_goodbye: set[int] = set()
 
     async def start(self) -> None:
         """Listen on PostgreSQL; a database that does not answer yet is retried in the background
         (readiness says so meanwhile), so the process starts all the same."""
         self._spawn(self._keep_alive())
         if self._postgres:
+            self._spawn(self._announcer())
+            self._spawn(self._watch_peers())
             try:
                 await self._listen()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+            ) as exc:
                 log.error("cannot LISTEN on PostgreSQL yet (%s); retrying", exc)
                 self._spawn(self._relisten())
 
     async def _listen(self) -> None:
-        self._listener = await asyncpg.connect(self._dsn, server_settings={"application_name": LISTEN_NAME})
-        await self._listener.add_listener(CHANNEL, self._on_notify)
-        self._listener.add_termination_listener(self._on_listener_lost)
+        """The connection counts as listening (and the announcer sends on it) only once it is."""
+        listener = await asyncpg.connect(
+            self._dsn, server_settings={"application_name": LISTEN_NAME}, timeout=LISTENER_TIMEOUT_S
+        )
+        try:
+            await asyncio.wait_for(listener.add_listener(CHANNEL, self._on_notify), LISTENER_TIMEOUT_S)
+        except BaseException:
+            listener.terminate()
+            raise
+        listener.add_termination_listener(self._on_listener_lost)
+        self._peers = None
+        self._listener = listener
 
     @property
     def listening(self) -> bool:
@@ -153,6 +211,13 @@ class Events:
     async def stop(self) -> None:
         for subscriber in self._every_subscriber():
             subscriber.close()
+        if self._postgres and self.listening:
+            with contextlib.suppress(
+                OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError
+            ):
+                await self._send_unannounced()
+                async with self._sending:  # goodbye: the others need not fear for what it sent
+                    await self._notify(goodbye(self._origin))
         if self._listener is not None and not self._listener.is_closed():
             self._listener.remove_termination_listener(self._on_listener_lost)
             await self._listener.close()
@@ -161,30 +226,99 @@ class Events:
 
     # The writer's side.
 
-    @property
-    def notifies_in_sql(self) -> bool:
-        """Whether a write announces its change in its own SQL (`pg_notify`, on PostgreSQL)."""
-        return self._postgres
+    def committed(self, project_id: str, version: int | None, owner: str | None) -> None:
+        """After the write's commit: to this process's streams now, and on PostgreSQL to the
+        announcer's next batch."""
+        self._changed(project_id, version, owner)
+        if self._postgres:
+            self._unannounced.append((project_id, version, owner))
+            self._announce.set()
 
-    def notification(self, project_id: str, version: int | None, owner: str | None) -> dict[str, str] | None:
-        """On PostgreSQL, the arguments of the `pg_notify` that announces a change: a write runs it
-        in its own compare-and-set statement (`RETURNING pg_notify(...)`), so it costs no round
-        trip of its own. None on SQLite."""
-        if not self._postgres:
-            return None
-        return notify_params(project_id, version, owner)
+    async def _announcer(self) -> None:
+        """Sends what was committed since its last announcement (at least `ANNOUNCE_EVERY_S` ago),
+        in one `pg_notify` (more when it would not fit); while the LISTEN connection is down, keeps
+        it for when it is back.
 
-    async def stage(
-        self, conn: AsyncConnection, project_id: str, version: int | None, owner: str | None
-    ) -> None:
-        """Inside the write's transaction, before its commit."""
-        if (notification := self.notification(project_id, version, owner)) is not None:
-            await conn.execute(NOTIFY, notification)
+        A send that fails ends the LISTEN connection: asyncpg may have aborted it without calling
+        its termination listener (a protocol error), and a connection that lost a reply cannot be
+        trusted to have delivered every notification."""
+        while True:
+            await self._announce.wait()
+            self._announce.clear()
+            if (wait := self._last_sent + ANNOUNCE_EVERY_S - asyncio.get_running_loop().time()) > 0:
+                await asyncio.sleep(wait)
+            while self._unannounced:
+                if not self.listening:
+                    await asyncio.sleep(0.1)
+                    continue
+                try:
+                    await self._send_unannounced()
+                except Exception as exc:  # whatever it is, the announcer must go on
+                    log.warning("could not announce changes to other processes yet (%r); retrying", exc)
+                    if self._listener is not None:
+                        self._listener.terminate()
+                    await asyncio.sleep(0.1)
 
-    async def committed(self, project_id: str, version: int | None, owner: str | None) -> None:
-        """After the write's commit."""
-        if not self._postgres:
-            self._changed(project_id, version, owner)
+    async def _watch_peers(self) -> None:
+        """Once a second, the LISTEN connections of this database's framestate processes: one gone
+        without a goodbye may have taken committed changes with it before announcing them, so every
+        stream of this process ends (its client starts again from a fresh snapshot). A connection
+        that was only dropped and came back looks the same: its streams end once more than needed."""
+        while True:
+            await asyncio.sleep(PEER_CHECK_S)
+            self._notice_if_lost()  # asyncpg may close a connection without calling its listener
+            if not self.listening:
+                continue
+            try:
+                async with self._sending:
+                    assert self._listener is not None
+                    rows = await self._listener.fetch(PEERS, LISTEN_NAME, timeout=LISTENER_TIMEOUT_S)
+                now = {row[0] for row in rows}
+            except Exception as exc:  # whatever it is, the connection is not to be trusted
+                log.debug("could not list the other framestate processes (%r)", exc)
+                if self._listener is not None:
+                    self._listener.terminate()
+                continue
+            before, self._peers = self._peers, now
+            if before == now:
+                continue
+            log.info("framestate processes listening on this database: %d", len(now))
+            if before is None:
+                continue
+            lost = before - now - self._said_goodbye
+            self._said_goodbye &= now
+            if lost:
+                log.warning(
+                    "a framestate process ended without announcing goodbye (LISTEN backend %s); "
+                    "closing every event stream, whose clients start again from a fresh snapshot",
+                    ", ".join(str(pid) for pid in sorted(lost)),
+                )
+                for subscriber in self._every_subscriber():
+                    subscriber.close()
+
+    async def _notify(self, payload: str) -> None:
+        """One notification on the LISTEN connection; the caller holds `_sending`."""
+        assert self._listener is not None
+        await self._listener.execute("SELECT pg_notify($1, $2)", CHANNEL, payload, timeout=LISTENER_TIMEOUT_S)
+
+    def _notice_if_lost(self) -> None:
+        """`terminate` calls the termination listener when nobody has yet (and only then)."""
+        if self._listener is not None and self._listener.is_closed():
+            self._listener.terminate()
+
+    async def _send_unannounced(self) -> None:
+        """One sender at a time on the LISTEN connection (the announcer, or `stop`'s last flush);
+        what could not be sent goes back to the front of the queue, so order is kept."""
+        async with self._sending:
+            changes, self._unannounced = self._unannounced, []
+            self._last_sent = asyncio.get_running_loop().time()
+            try:
+                assert self._listener is not None
+                for payload in payloads(self._origin, changes):
+                    await self._notify(payload)
+            except BaseException:
+                self._unannounced[:0] = changes
+                raise
 
     # The subscriber's side.
 
@@ -214,9 +348,19 @@ class Events:
 
     # Fan-out.
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        project_id, version, owner = payload.split(":", 2)
-        self._changed(project_id, int(version) if version else None, owner or None)
+    def _on_notify(self, _conn: object, pid: int, _channel: str, payload: str) -> None:
+        try:
+            origin, changes = decode(payload)
+        except msgspec.DecodeError:
+            log.error("ignored a notification on %r that framestate did not send: %.200r", CHANNEL, payload)
+            return
+        if origin == self._origin:
+            return
+        if not changes:
+            self._said_goodbye.add(pid)
+            return
+        for project_id, version, owner in changes:
+            self._changed(project_id, version, owner)
 
     def _on_listener_lost(self, _conn: object) -> None:
         """Changes may be missed from here on: end every stream, so that clients start afresh."""
@@ -243,9 +387,12 @@ class Events:
                 await self._listen()
                 log.warning("PostgreSQL LISTEN connection restored")
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):  # closed while it opened, too
-                if self._listener is not None:
-                    self._listener.terminate()
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+            ):  # closed while it opened, too
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

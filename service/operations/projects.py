@@ -60,7 +60,6 @@ async def create_project(*, name: str, ctx: Context) -> ProjectOut:
     async with ctx.db.writing() as conn:
         await conn.execute(INSERT_PROJECT, asdict(project))
         await conn.execute(INSERT_HISTORY, history)
-        await ctx.events.stage(conn, project.id, project.version, project.owner)
         staged = await outbox.any_endpoint(conn) and await outbox.stage(
             conn, change, settings=ctx.settings, card=created
         )

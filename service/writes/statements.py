@@ -1,10 +1,10 @@
 """The statements of a unit of work, built once: the load of a project's facts, the compare-and-set
-of its row (on PostgreSQL announcing the change with `pg_notify` in the same statement), and the
-writes of its jobs and history."""
+of its row (on PostgreSQL with the update of the one job a report changes in the same statement),
+and the writes of its jobs and history."""
 
 import functools
 
-from sqlalchemy import Executable, Update, and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Executable, Update, and_, bindparam, delete, exists, insert, or_, select, update
 
 from service.store.records import ACTIVE_LITERALS, HISTORY, JOB, JOB_COLUMNS, PROJECT, PROJECT_COLUMNS
 from service.webhooks.tables import ANY_ENDPOINT, ANY_PROGRESS_SUBSCRIPTION
@@ -51,9 +51,6 @@ COMPARE_AND_SET = update(PROJECT).where(
 DELETE_PROJECT = delete(PROJECT).where(
     PROJECT.c.id == bindparam("project_id"), PROJECT.c.version == bindparam("read_version")
 )
-NOTIFYING = func.pg_notify(bindparam("channel"), bindparam("payload"))
-COMPARE_AND_SET_NOTIFYING = COMPARE_AND_SET.returning(NOTIFYING)
-DELETE_PROJECT_NOTIFYING = DELETE_PROJECT.returning(NOTIFYING)
 UPDATE_JOB = update(JOB).where(JOB.c.id == bindparam("job_id"))
 INSERT_JOB = insert(JOB)
 INSERT_HISTORY = insert(HISTORY)
@@ -61,7 +58,7 @@ INSERT_HISTORY = insert(HISTORY)
 
 @functools.cache
 def with_job_update(columns: tuple[str, ...]) -> Update:
-    """The notifying compare-and-set as a CTE, and the update of `columns` of one job that runs
+    """The compare-and-set as a CTE, and the update of `columns` of one job that runs
     only when the compare-and-set changed its row: one round trip, and one atomic statement, for
     both on PostgreSQL. Its row count is the job's. Every value is bound by a prefixed name
     (`cas_`, `project_`, `job_`): SQLAlchemy would read a parameter named like a column of either
@@ -73,7 +70,7 @@ def with_job_update(columns: tuple[str, ...]) -> Update:
             PROJECT.c.version == bindparam("cas_read_version"),
         )
         .values({PROJECT.c[name]: bindparam(f"project_{name}") for name in PROJECT_CHANGES})
-        .returning(NOTIFYING.label("notified"))
+        .returning(PROJECT.c.id)
         .cte("compare_and_set")
     )
     return (

@@ -37,7 +37,6 @@ from service.errors import (
     TooContended,
     TransitionNotAllowed,
 )
-from service.live.hub import Events
 from service.store.cards import active_order
 from service.store.db import begin_writes
 from service.store.faults import is_retryable
@@ -56,9 +55,7 @@ from service.webhooks import outbox
 from service.writes.preconditions import if_match_holds
 from service.writes.statements import (
     COMPARE_AND_SET,
-    COMPARE_AND_SET_NOTIFYING,
     DELETE_PROJECT,
-    DELETE_PROJECT_NOTIFYING,
     INSERT_HISTORY,
     INSERT_JOB,
     LOAD_BY_JOB,
@@ -259,8 +256,8 @@ class UnitOfWork:
         self._deleted = True
         self._dirty = True
 
-    async def save(self, events: Events) -> None:
-        """Compare-and-set the project row (when the work changed it) and stage its announcement,
+    async def save(self) -> None:
+        """Compare-and-set the project row (when the work changed it),
         then write the history row, the jobs whose values changed and the staged rows.
 
         On PostgreSQL the update of a job, when one job changed, travels in the compare-and-set
@@ -270,15 +267,13 @@ class UnitOfWork:
         project = self.project
         if self._deleted:
             await begin_writes(self.conn, alone=not self.any_webhook)
-            notification = events.notification(project.id, None, project.owner)
-            params = {"project_id": project.id, "read_version": self.read_version, **(notification or {})}
-            removal = DELETE_PROJECT if notification is None else DELETE_PROJECT_NOTIFYING
-            if (await self.conn.execute(removal, params)).rowcount != 1:
+            params = {"project_id": project.id, "read_version": self.read_version}
+            if (await self.conn.execute(DELETE_PROJECT, params)).rowcount != 1:
                 raise _LostRace
             return
         job_changes = self._job_changes()
         history = self._settle() if self._dirty else None
-        fold = self._dirty and events.notifies_in_sql and len(job_changes) == 1
+        fold = self._dirty and self.conn.dialect.name == "postgresql" and len(job_changes) == 1
         statements = (
             int(self._dirty)
             + len(job_changes)
@@ -290,7 +285,7 @@ class UnitOfWork:
         await begin_writes(self.conn, alone=statements == 1 and not self.any_webhook)
         conn = self.conn
         if self._dirty:
-            await self._compare_and_set(events, job_changes, fold=fold)
+            await self._compare_and_set(job_changes, fold=fold)
         if history is not None:
             await conn.execute(INSERT_HISTORY, history)
         for job in self._new_jobs:
@@ -336,36 +331,25 @@ class UnitOfWork:
             "reason": self._accepted.reason,
         }
 
-    async def _compare_and_set(
-        self, events: Events, job_changes: dict[str, dict[str, Any]], *, fold: bool
-    ) -> None:
+    async def _compare_and_set(self, job_changes: dict[str, dict[str, Any]], *, fold: bool) -> None:
         """With `fold` (PostgreSQL, one job changed), the job's update travels with the
         compare-and-set in one statement (`with_job_update`) and is taken off `job_changes`. Its
         row count is the job's: zero when the compare-and-set missed (a job row of a live project
         is never deleted, so that is the only way to miss it)."""
         project = self.project
         values = {name: getattr(project, name) for name in PROJECT_CHANGES}
-        notification = events.notification(project.id, project.version, project.owner)
-        params = {
-            "project_id": project.id,
-            "read_version": self.read_version,
-            **values,
-            **(notification or {}),
-        }
+        params = {"project_id": project.id, "read_version": self.read_version, **values}
         statement: Executable = COMPARE_AND_SET
-        if notification is not None:
-            statement = COMPARE_AND_SET_NOTIFYING
-            if fold:
-                job_id, changed = job_changes.popitem()
-                statement = with_job_update(tuple(changed))
-                params = {
-                    "cas_project_id": project.id,
-                    "cas_read_version": self.read_version,
-                    **{f"project_{name}": value for name, value in values.items()},
-                    "job_id": job_id,
-                    **{f"job_{name}": value for name, value in changed.items()},
-                    **notification,
-                }
+        if fold:
+            job_id, changed = job_changes.popitem()
+            statement = with_job_update(tuple(changed))
+            params = {
+                "cas_project_id": project.id,
+                "cas_read_version": self.read_version,
+                **{f"project_{name}": value for name, value in values.items()},
+                "job_id": job_id,
+                **{f"job_{name}": value for name, value in changed.items()},
+            }
         if (await self.conn.execute(statement, params)).rowcount != 1:
             raise _LostRace
 
@@ -398,7 +382,7 @@ async def write(
                 uow = await UnitOfWork.load(conn, target, if_match, ctx.owner)
                 uow.actor = ctx.actor
                 result = await work(uow)
-                await uow.save(ctx.events)
+                await uow.save()
                 change = uow.change() if uow.dirty else None
                 staged = False
                 if change is not None and uow.any_webhook:
@@ -420,10 +404,10 @@ async def write(
 
 
 async def committed(ctx: Context, change: Change, *, staged: bool) -> None:
-    """After a change's commit: count it, hand it to this process's event streams (on SQLite;
-    PostgreSQL's NOTIFY, sent in the transaction, reaches every process) and wake the webhook
+    """After a change's commit: count it, announce it to the event streams (this process's at
+    once, other processes' on PostgreSQL by the announcer's next `pg_notify`) and wake the webhook
     dispatcher when the change staged deliveries."""
     metrics.change_committed(change)
-    await ctx.events.committed(change.project_id, change.version_after, change.owner)
+    ctx.events.committed(change.project_id, change.version_after, change.owner)
     if staged:
         ctx.webhook_wake.set()

@@ -17,8 +17,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_a_slow_subscriber_costs_only_its_own_buffer(api: Api, settings: Settings) -> None:
-    if not settings.is_sqlite:
-        pytest.skip("the hub's in-process path; on PostgreSQL changes arrive by LISTEN (see test_events)")
+    """On both databases a process's own changes reach its streams without a round trip."""
     db = Database.open(settings)
     events = Events(settings, partial(find_project, db=db), buffer=3)
     try:
@@ -27,7 +26,7 @@ async def test_a_slow_subscriber_costs_only_its_own_buffer(api: Api, settings: S
         reader = events.subscribe(project["id"])
         for expected_version in range(2, 10):
             await api.add_clip(project["id"])
-            await events.committed(project["id"], expected_version, None)
+            events.committed(project["id"], expected_version, None)
             assert [frame.version for frame in await reader.take()] == [expected_version]
         assert not reader.closed
         assert slow.closed
@@ -46,7 +45,7 @@ async def test_a_change_whose_card_cannot_be_loaded_ends_the_streams_that_would_
     """The database fails the load of a changed project: the streams of every project and of that
     project end (their clients reconnect for a fresh snapshot); another project's stream goes on."""
     if not settings.is_sqlite:
-        pytest.skip("the hub's in-process path; on PostgreSQL changes arrive by LISTEN (see test_events)")
+        pytest.skip("runs once: its database is a SQLite file of its own")
     away = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/framestate.db")
     db = Database.open(away)
     events = Events(away, partial(find_project, db=db))
@@ -56,7 +55,7 @@ async def test_a_change_whose_card_cannot_be_loaded_ends_the_streams_that_would_
             events.subscribe("a" * 32),
             events.subscribe("b" * 32),
         )
-        await events.committed("a" * 32, 2, None)
+        events.committed("a" * 32, 2, None)
         async with asyncio.timeout(10):
             assert await everything.take() == []
             assert await watching.take() == []

@@ -12,7 +12,8 @@ from litestar.testing import AsyncTestClient
 
 from service import lifecycle
 from service.http.app import create_app
-from service.live.hub import KEEP_ALIVE, LISTEN_NAME, Subscriber
+from service.live.announcements import LISTEN_NAME
+from service.live.hub import KEEP_ALIVE, Subscriber
 from service.settings import Settings
 from service.store.migrations import upgrade
 from tests.api import Api, assert_problem
