@@ -8,7 +8,7 @@ PORT ?= 8000
 CLIENT := clients/typescript
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser client-install client-schema run demo migrate test lint format diagram docs screenshot bench property-deep fuzz-deep clean
+.PHONY: help install browser client-install client-schema run demo migrate test lint format diagram docs screenshot bench bench-notify bench-big property-deep fuzz-deep clean
 
 help: ## list the targets
 	@awk -v host='$(HOST)' -v port='$(PORT)' 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / { \
@@ -81,11 +81,17 @@ bench: install ## framestate against a bare baseline on SQLite and PostgreSQL (w
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+bench-notify: install ## what pg_notify costs PostgreSQL's commits, at 1, 8, 32 and 64 writers (the local PostgreSQL)
+	$(BIN)/python -m bench.notify_probe
+
+bench-big: install ## hot reads on 10 million projects, and each table's bytes a row (the local PostgreSQL; about 10 minutes and 9 GiB of disk while it runs)
+	$(BIN)/python -m bench.big_table $(BENCH_ARGS)
+
 property-deep: install ## the stateful property test of the API, 500 examples a database (about 15 minutes)
-	FRAMESTATE_PROPERTY_EXAMPLES=$${FRAMESTATE_PROPERTY_EXAMPLES:-500} $(BIN)/python -m pytest tests/property -q
+	FRAMESTATE_PROPERTY_EXAMPLES=$${FRAMESTATE_PROPERTY_EXAMPLES:-500} $(BIN)/python -m pytest tests/property -q --timeout 0
 
 fuzz-deep: install ## the hostile-bytes fuzz test, 2000 examples a test and database (FRAMESTATE_FUZZ_EXAMPLES)
-	FRAMESTATE_FUZZ_EXAMPLES=$${FRAMESTATE_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/hardening/test_fuzz.py -q
+	FRAMESTATE_FUZZ_EXAMPLES=$${FRAMESTATE_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/hardening/test_fuzz.py -q --timeout 0
 
 clean: ## remove the virtual environment, caches and the local SQLite database
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info $(CLIENT)/node_modules $(CLIENT)/dist

@@ -145,14 +145,19 @@ async def _load_card(conn: AsyncConnection, project_id: str) -> dict[str, Any] |
 
 
 def _encode_cursor(created_at: Any, project_id: str) -> str:
+    """framestate's cursor shape (the payload, a dot, a signature), signed with nothing: the
+    baseline makes no checks."""
     moment = datetime.fromisoformat(created_at) if isinstance(created_at, str) else created_at
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    raw = json.dumps([moment.isoformat(), project_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    raw = json.dumps(["projects", "", moment.isoformat(), project_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "."
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    created_at, project_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    """The position in a cursor of framestate's (the bench's pages come from framestate); its
+    signature is not checked."""
+    encoded = cursor.partition(".")[0]
+    *_, created_at, project_id = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     moment = datetime.fromisoformat(created_at)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC), project_id
 

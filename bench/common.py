@@ -20,7 +20,7 @@ LIVE_SLOW_RATE = 20.0
 SERVER_ENV = {
     "FRAMESTATE_LOG_LEVEL": "WARNING",
     "FRAMESTATE_JOB_TIMEOUT_S": "86400",
-    "FRAMESTATE_MAX_STREAMS": "1000",  # the live scenario holds 500 streams from one address
+    "FRAMESTATE_MAX_STREAMS": "2500",  # the live scenarios hold up to 2,000 streams from one address
     "FRAMESTATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",  # its receivers are on loopback; nothing else
 }
 

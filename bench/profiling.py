@@ -29,11 +29,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("state machine (fsm + transitions)", ("transitions/", "fsm/")),
     ("JSON: msgspec encode/decode", ("msgspec", "litestar/serialization/")),
-    ("request_checks: the second, strict body decode", ("service/request_checks.py",)),
+    ("request_checks: the second, strict body decode", ("service/http/request_checks.py",)),
     ("Litestar: kwargs, signature, DI", ("litestar/_kwargs/", "litestar/_signature/", "litestar/di.py")),
     (
         "Litestar: guards",
-        ("authorize_connection", "litestar/concurrency.py", "service/auth.py"),
+        ("authorize_connection", "litestar/concurrency.py", "service/http/auth.py"),
     ),
     ("Litestar: routing, middleware, responses", ("litestar/",)),
     ("uvicorn + h11", ("uvicorn/", "h11/")),
@@ -42,16 +42,16 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 MARKS: list[tuple[str, tuple[str, ...]]] = [
     ("the ORM, anywhere below", ("sqlalchemy/orm/",)),
-    ("building cards (service/reading.py)", ("service/reading.py",)),
-    ("the unit of work (service/unit_of_work.py)", ("service/unit_of_work.py",)),
+    ("building cards (service/store/cards.py)", ("service/store/cards.py",)),
+    ("the unit of work (service/writes/unit_of_work.py)", ("service/writes/unit_of_work.py",)),
     ("the state machine (fsm/machine.py)", ("fsm/machine.py",)),
-    ("request_checks (second body decode)", ("service/request_checks.py",)),
+    ("request_checks (second body decode)", ("service/http/request_checks.py",)),
     ("Litestar kwargs parsing", ("litestar/_kwargs/",)),
     ("encoding the answer (Litestar + msgspec)", ("litestar/serialization/", "litestar/response/")),
 ]
 
 
-STARTUP_FRAMES = ("importlib", "alembic", "migrations.py", "Events.start", "parser (service/cli.py")
+STARTUP_FRAMES = ("importlib", "alembic", "migrations.py", "Events.start", "parser (service/commands/cli.py")
 # py-spy takes the event loop's thread for running while it waits in epoll, and then shows either
 # the `select` frame or, through SQLAlchemy's greenlets, the last `await` on aiosqlite's future:
 # both are waiting, not work (the server's CPU time, measured apart, agrees).

@@ -14,6 +14,7 @@ from typing import Any
 from bench.common import BEGIN_MARK, DOC, END_MARK, EXPORT_WORKERS, LIVE_RATE, LIVE_SLOW_RATE
 from bench.decisions import Decisions
 from bench.legacy_import import IMPORT_GOALS, import_goal
+from bench.scaling import scaling_goal
 from bench.scenarios import WEBHOOK_ENDPOINTS, WEBHOOK_RATE, DbReport, Row
 
 
@@ -89,7 +90,7 @@ def _goal(row: Row) -> str:
             f"p99 < {p99_bound:.0f} ms {_met(fs['p99_ms'] < p99_bound)}; reports "
             f"{share:.2f} × the baseline's ≥ {LIVE_RATE_SHARE} {_met(share >= LIVE_RATE_SHARE)}"
         )
-    return ""
+    return scaling_goal(row)
 
 
 def _decision_goal(decisions: Decisions) -> str:
@@ -99,7 +100,7 @@ def _decision_goal(decisions: Decisions) -> str:
 def live_notes(report: DbReport) -> list[str]:
     notes = []
     for row in report.rows:
-        if not row.scenario.key.startswith("live"):
+        if row.scenario.key not in ("live", "live-slow"):
             continue
         rate = LIVE_RATE if row.scenario.key == "live" else LIVE_SLOW_RATE
         for who, r in (("framestate", row.framestate), ("baseline", row.baseline)):

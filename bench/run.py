@@ -32,6 +32,7 @@ from bench.legacy_import import import_rows, legacy_file
 from bench.postgres import postgres_error
 from bench.profiling import profile
 from bench.report import RATIO_GOALS, live_notes, render, write_doc
+from bench.scaling import cluster_rows, many_streams_row, scaling_notes
 from bench.scenarios import DbReport, page_paths, run_scenarios, scenarios, webhook_rows, write_lines
 from bench.seeding import seed
 from bench.servers import Server, baseline_command, framestate_command, free_port, start_server
@@ -47,7 +48,7 @@ def bench_database(kind: str, args: argparse.Namespace, *, service: bool, legacy
             args.warm_up,
             args.rounds,
             args.profile == "auto",
-            webhooks_only=args.scenarios == "webhooks",
+            only=args.scenarios if args.scenarios in ("webhooks", "scaling") else None,
         )
     if legacy is not None:
         say(f"{kind}: legacy import")
@@ -62,7 +63,7 @@ def bench_service(
     rounds: int,
     want_profile: bool,
     *,
-    webhooks_only: bool,
+    only: str | None,
 ) -> None:
     kind = report.kind
     with database(kind) as url:
@@ -81,14 +82,21 @@ def bench_service(
                 )
             pages = write_lines("pages.txt", page_paths(servers["framestate"].url, 20))
             plan = scenarios(seeded, duration, pages)
-            if webhooks_only:
+            if only:
                 plan = [scenario for scenario in plan if scenario.key in ("card", "progress")]
             report.rows = run_scenarios(servers, plan, warm_up_s, rounds)
-            report.rows += webhook_rows(
-                servers, report.rows, str(VAR / "jobs.txt"), duration, warm_up_s, rounds
-            )
+            jobs = str(VAR / "jobs.txt")
+            if only != "scaling":
+                report.rows += webhook_rows(servers, report.rows, jobs, duration, warm_up_s, rounds)
+            if only != "webhooks":
+                scaled = [many_streams_row(servers["framestate"], jobs, duration)]
+                if kind == "postgresql":
+                    scaled += cluster_rows(
+                        servers["framestate"], url, report.rows, jobs, duration, warm_up_s, rounds
+                    )
+                report.rows += scaled
             report.peak_rss_mib = {who: server.peak_rss_mib() for who, server in servers.items()}
-            report.notes = live_notes(report)
+            report.notes = live_notes(report) + scaling_notes(report.rows)
         finally:
             for server in servers.values():
                 server.stop()
@@ -113,13 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument(
         "--scenarios",
-        choices=["all", "service", "webhooks", "import"],
+        choices=["all", "service", "webhooks", "scaling", "import"],
         default="all",
         help="the service's scenarios, the legacy import rows, or both (default); `webhooks` runs only "
-        "the card, the progress report and the webhook rows",
+        "the card, the progress report and the webhook rows; `scaling` only the card, the progress "
+        "report and the scale-out rows (2,000 streams; on PostgreSQL two workers)",
     )
     args = parser.parse_args(argv)
-    service = args.scenarios in ("all", "service", "webhooks")
+    service = args.scenarios in ("all", "service", "webhooks", "scaling")
     if service and shutil.which("wrk") is None:
         say("bench: wrk is missing (Debian: apt-get install wrk)")
         return 2

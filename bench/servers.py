@@ -29,6 +29,14 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _peak_rss_mib(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 @dataclass
 class Server:
     name: str
@@ -38,14 +46,32 @@ class Server:
     pid: int = 0  # the Python process that serves (under py-spy: py-spy's child)
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """The CPU time of the serving process and of its worker processes (`--workers N`)."""
+        total = 0
+        for pid in (self.pid, *_children(self.pid)):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return _peak_rss_mib(self.pid)
+
+    def workers_peak_rss_mib(self) -> list[float]:
+        return [_peak_rss_mib(pid) for pid in _children(self.pid)]
+
+    def wait_for_workers(self, count: int, within_s: float = 60.0) -> None:
+        """Until `count` worker processes run, then 3 s of fresh connections to /health: a worker
+        takes connections once its start-up is done, so by then every one has been handed some."""
+        deadline = time.monotonic() + within_s
+        while len(_children(self.pid)) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: {count} workers did not start within {within_s:g} s")
+            time.sleep(0.2)
+        until = time.monotonic() + 3
+        while time.monotonic() < until:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(self.url + "/health", timeout=2)
 
     def stop(self) -> None:
         if self.process.poll() is None:
