@@ -36,21 +36,32 @@ FOLLOW_A_CANCELLED_EXPORT = """async () => {
   const path = { project_id: project.id };
   await unwrap(api.POST("/v1/projects/{project_id}/clips", { params: { path }, body: { crop_data: {} } }));
   const cards = [];
-  let live, done, failed;
+  let live, failed, check = () => {};
+  const failure = new Promise((_, reject) => (failed = reject));
   const isLive = new Promise((resolve) => (live = resolve));
-  const seen = new Promise((resolve, reject) => ((done = resolve), (failed = reject)));
   const follow = followProject({
     baseUrl: "",
     id: project.id,
-    onCard: (card) => cards.push([card.status, card.version]) === 3 && done(),
+    onCard: (card) => (cards.push([card.status, card.version]), check()),
     onLive: () => live(),
     onError: (error) => failed(error),
   });
-  await isLive;
+  const within = (promise, what) => {
+    const late = new Promise((_, reject) => setTimeout(() => reject(new Error(what())), 10000));
+    return Promise.race([promise, failure, late]);
+  };
+  const cardsSeen = (n) => {
+    const enough = new Promise((resolve) => (check = () => cards.length >= n && resolve()));
+    check();
+    return within(enough, () => `${n} cards awaited, seen: ${JSON.stringify(cards)}`);
+  };
+  await within(isLive, () => "the stream did not go live");
+  await cardsSeen(1);
   const start = { params: { path }, body: { type: "framing" } };
   const job = await unwrap(api.POST("/v1/projects/{project_id}/exports", start));
+  await cardsSeen(2); // the service may fold changes that arrive while a card loads: one at a time
   await unwrap(api.POST("/v1/exports/{job_id}/cancel", { params: { path: { job_id: job.id } } }));
-  await seen;
+  await cardsSeen(3);
   follow.close();
   return cards;
 }"""
