@@ -50,4 +50,10 @@ async def test_streams_end_when_another_process_dies_but_not_when_it_stops(postg
                 doomed.process.send_signal(signal.SIGKILL)
                 assert await asyncio.to_thread(doomed.process.wait, 10) == -signal.SIGKILL
                 assert await stream.ended()
+
+        async def lost() -> list[str]:
+            return _lines(watcher, LOST)
+
+        # The line is logged before the streams end, but read from the process's output by a thread.
+        await poll(lost, lambda seen: len(seen) >= 1, timeout_s=10)
         assert len(_lines(watcher, LOST)) == 1
