@@ -163,7 +163,10 @@ class Events:
         self._tasks: set[asyncio.Task[None]] = set()
         self._origin = uuid.uuid4().hex
         """This process's mark on its announcements, to skip them when PostgreSQL delivers them back."""
-        self._unannounced: list[Announced] = []
+        self._unannounced: dict[str, Announced] = {}
+        """Each project's newest change not yet announced: a receiver loads the current card
+        whatever version it hears of, so an older change of the same project adds nothing, and
+        while the LISTEN connection is down this grows with the projects changed, not the changes."""
         self._announce = asyncio.Event()
         self._sending = asyncio.Lock()
         self._last_sent = 0.0
@@ -231,7 +234,8 @@ class Events:
         announcer's next batch."""
         self._changed(project_id, version, owner)
         if self._postgres:
-            self._unannounced.append((project_id, version, owner))
+            self._unannounced.pop(project_id, None)
+            self._unannounced[project_id] = (project_id, version, owner)
             self._announce.set()
 
     async def _announcer(self) -> None:
@@ -308,16 +312,17 @@ class Events:
 
     async def _send_unannounced(self) -> None:
         """One sender at a time on the LISTEN connection (the announcer, or `stop`'s last flush);
-        what could not be sent goes back to the front of the queue, so order is kept."""
+        what could not be sent goes back, under what was committed meanwhile."""
         async with self._sending:
-            changes, self._unannounced = self._unannounced, []
+            changes, self._unannounced = self._unannounced, {}
             self._last_sent = asyncio.get_running_loop().time()
             try:
                 assert self._listener is not None
-                for payload in payloads(self._origin, changes):
+                for payload in payloads(self._origin, list(changes.values())):
                     await self._notify(payload)
             except BaseException:
-                self._unannounced[:0] = changes
+                changes.update(self._unannounced)
+                self._unannounced = changes
                 raise
 
     # The subscriber's side.
