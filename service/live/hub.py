@@ -52,6 +52,8 @@ from service.store.owners import visible_to
 LISTENER_TIMEOUT_S = 5.0
 """The longest a statement on the LISTEN connection may take: one that hangs on a connection the
 database cut would otherwise hold the announcer (and readiness) for good."""
+LISTEN_FAULTS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+"""What opening or using the LISTEN connection raises when the database or the connection fails."""
 SUBSCRIBER_BUFFER = 1000
 log = logging.getLogger("framestate")
 
@@ -183,12 +185,7 @@ class Events:
             self._spawn(self._watch_peers())
             try:
                 await self._listen()
-            except (
-                OSError,
-                asyncpg.PostgresError,
-                asyncpg.InterfaceError,
-                asyncpg.InternalClientError,
-            ) as exc:
+            except LISTEN_FAULTS as exc:
                 log.error("cannot LISTEN on PostgreSQL yet (%s); retrying", exc)
                 self._spawn(self._relisten())
 
@@ -215,9 +212,7 @@ class Events:
         for subscriber in self._every_subscriber():
             subscriber.close()
         if self._postgres and self.listening:
-            with contextlib.suppress(
-                OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError
-            ):
+            with contextlib.suppress(*LISTEN_FAULTS):
                 await self._send_unannounced()
                 async with self._sending:  # goodbye: the others need not fear for what it sent
                     await self._notify(goodbye(self._origin))
@@ -392,12 +387,7 @@ class Events:
                 await self._listen()
                 log.warning("PostgreSQL LISTEN connection restored")
                 return
-            except (
-                OSError,
-                asyncpg.PostgresError,
-                asyncpg.InterfaceError,
-                asyncpg.InternalClientError,
-            ):  # closed while it opened, too
+            except LISTEN_FAULTS:  # closed while it opened, too
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
